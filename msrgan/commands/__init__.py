@@ -1,0 +1,1 @@
+"""Subcommands of the ``msrgan`` CLI, one module each (see ``msrgan.cli``)."""

@@ -1,0 +1,1 @@
+"""Data: synthetic fields, real-image loaders, degradation, normalization, patches, HF datasets."""

@@ -1,0 +1,111 @@
+"""Building blocks shared by the msrgan models (Keras layers, backend-agnostic)."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+
+@keras.saving.register_keras_serializable(package="msrgan")
+class ResidualBlock(layers.Layer):
+    """SRResNet residual block: conv-BN-PReLU-conv-BN plus the identity skip.
+
+    Args:
+        filters: Channels of both convolutions (and of the block's input).
+        batch_norm: Use BatchNormalization after each convolution (SRGAN) or not (EDSR-style).
+        kernel_size: Convolution size (3 in the paper).
+    """
+
+    def __init__(self, filters: int = 64, batch_norm: bool = True, kernel_size: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.batch_norm = batch_norm
+        self.kernel_size = kernel_size
+        self.conv1 = layers.Conv2D(filters, kernel_size, padding="same", name="conv1")
+        self.conv2 = layers.Conv2D(filters, kernel_size, padding="same", name="conv2")
+        self.bn1 = layers.BatchNormalization(momentum=0.9, name="bn1") if batch_norm else None
+        self.bn2 = layers.BatchNormalization(momentum=0.9, name="bn2") if batch_norm else None
+        self.act = layers.PReLU(shared_axes=[1, 2], name="prelu")
+
+    def build(self, input_shape):
+        self.conv1.build(input_shape)
+        shape = self.conv1.compute_output_shape(input_shape)
+        if self.bn1 is not None:
+            self.bn1.build(shape)
+            self.bn2.build(shape)
+        self.act.build(shape)
+        self.conv2.build(shape)
+
+    def call(self, x, training=False):
+        y = self.conv1(x)
+        if self.bn1 is not None:
+            y = self.bn1(y, training=training)
+        y = self.act(y)
+        y = self.conv2(y)
+        if self.bn2 is not None:
+            y = self.bn2(y, training=training)
+        return x + y
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "batch_norm": self.batch_norm,
+                "kernel_size": self.kernel_size}
+
+
+@keras.saving.register_keras_serializable(package="msrgan")
+class PixelShuffle(layers.Layer):
+    """Sub-pixel convolution's rearrangement (depth_to_space) by ``factor``."""
+
+    def __init__(self, factor: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return ops.depth_to_space(x, self.factor)
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        f = self.factor
+        return (b, None if h is None else h * f, None if w is None else w * f, c // (f * f))
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(package="msrgan")
+class ConvBNAct(layers.Layer):
+    """Conv2D, optional BatchNormalization, then LeakyReLU (discriminator and miniVGG19 unit)."""
+
+    def __init__(self, filters: int, strides: int = 1, batch_norm: bool = True, negative_slope: float = 0.2,
+                 kernel_size: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.strides = strides
+        self.batch_norm = batch_norm
+        self.negative_slope = negative_slope
+        self.kernel_size = kernel_size
+        self.conv = layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=not batch_norm,
+                                  name="conv")
+        self.bn = layers.BatchNormalization(momentum=0.9, name="bn") if batch_norm else None
+        self.act = layers.LeakyReLU(negative_slope=negative_slope, name="lrelu")
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        if self.bn is not None:
+            self.bn.build(self.conv.compute_output_shape(input_shape))
+
+    def call(self, x, training=False):
+        y = self.conv(x)
+        if self.bn is not None:
+            y = self.bn(y, training=training)
+        return self.act(y)
+
+    def compute_output_shape(self, input_shape):
+        return self.conv.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "strides": self.strides,
+                "batch_norm": self.batch_norm, "negative_slope": self.negative_slope,
+                "kernel_size": self.kernel_size}

@@ -1,0 +1,110 @@
+"""The SRGAN / mSRGAN ResNet generator (SRResNet)."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers, ops
+
+from msrgan.convention import INPUT_CONVENTION, channel_names, check_channels, check_image_batch, check_scale
+from msrgan.models.blocks import PixelShuffle, ResidualBlock
+from zoo import PretrainedMixin
+
+
+@keras.saving.register_keras_serializable(package="msrgan")
+class Generator(PretrainedMixin, keras.Model):
+    """SRResNet generator of SRGAN (Ledig et al. 2017), as used by mSRGAN.
+
+    Structure: a 9x9 conv + PReLU; ``num_blocks`` residual blocks (conv-BN-PReLU-conv-BN plus
+    skip); conv-BN plus the long skip from the first conv; one sub-pixel x2 stage
+    (conv to 4x filters, depth_to_space, PReLU) per factor of 2 in ``scale``; a final 9x9 conv
+    to ``channels``. The output is linear: the model maps [0, 1] low-resolution images to
+    [0, 1] high-resolution ones without a squashing activation (clip at the end if needed).
+    It is fully convolutional: any height and width work, the output is ``scale`` times larger.
+
+    Args:
+        num_blocks: Residual blocks (16 in the paper).
+        filters: Feature channels (64 in the paper).
+        channels: Image channels, 1, 3 or 4 (see ``msrgan.convention``).
+        scale: Upscaling factor, 2, 4 or 8.
+        batch_norm: BatchNormalization in the blocks (paper) or none (EDSR / MSRResNet style).
+
+    Example:
+        >>> import numpy as np
+        >>> g = Generator(num_blocks=2, filters=16, channels=1, scale=2)
+        >>> g(np.zeros((1, 24, 20, 1), "float32")).shape
+        (1, 48, 40, 1)
+    """
+
+    def __init__(self, num_blocks: int = 16, filters: int = 64, channels: int = 3, scale: int = 4,
+                 batch_norm: bool = True, name: str = "generator", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if int(num_blocks) < 1:
+            raise ValueError(f"num_blocks must be >= 1, got {num_blocks!r}")
+        if int(filters) < 1:
+            raise ValueError(f"filters must be >= 1, got {filters!r}")
+        self.num_blocks = int(num_blocks)
+        self.filters = int(filters)
+        self.channels = check_channels(channels)
+        self.scale = check_scale(scale)
+        self.batch_norm = bool(batch_norm)
+
+        self.head = layers.Conv2D(self.filters, 9, padding="same", name="head_conv")
+        self.head_act = layers.PReLU(shared_axes=[1, 2], name="head_prelu")
+        self.blocks = [ResidualBlock(self.filters, self.batch_norm, name=f"block_{i:02d}")
+                       for i in range(self.num_blocks)]
+        self.body_conv = layers.Conv2D(self.filters, 3, padding="same", name="body_conv")
+        self.body_bn = layers.BatchNormalization(momentum=0.9, name="body_bn") if self.batch_norm else None
+        self.upsamplers = []
+        for i in range(int(math.log2(self.scale))):
+            self.upsamplers.append((
+                layers.Conv2D(self.filters * 4, 3, padding="same", name=f"up{i}_conv"),
+                PixelShuffle(2, name=f"up{i}_shuffle"),
+                layers.PReLU(shared_axes=[1, 2], name=f"up{i}_prelu"),
+            ))
+        self.tail = layers.Conv2D(self.channels, 9, padding="same", name="tail_conv")
+
+    def call(self, x, training=False):
+        check_image_batch(x, self.channels, name="Generator input")
+        feat = self.head_act(self.head(x))
+        y = feat
+        for block in self.blocks:
+            y = block(y, training=training)
+        y = self.body_conv(y)
+        if self.body_bn is not None:
+            y = self.body_bn(y, training=training)
+        y = y + feat
+        for conv, shuffle, act in self.upsamplers:
+            y = act(shuffle(conv(y)))
+        return self.tail(y)
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, _ = input_shape
+        s = self.scale
+        return (b, None if h is None else h * s, None if w is None else w * s, self.channels)
+
+    def example_input_shape(self):
+        return (1, 16, 16, self.channels)
+
+    @property
+    def receptive_margin(self) -> int:
+        """Low-resolution pixels of context each output pixel depends on, per side.
+
+        Two 9x9 convs (4 + 4 in LR units for the head; the tail's 4 HR pixels round up to
+        one LR pixel), two 3x3 convs per block, the body conv and one 3x3 conv per x2 stage.
+        Tiled inference overlaps tiles by at least this margin.
+        """
+        return 4 + 2 * self.num_blocks + 1 + len(self.upsamplers) + math.ceil(4 / self.scale)
+
+    def get_config(self):
+        return {"name": self.name, "num_blocks": self.num_blocks, "filters": self.filters,
+                "channels": self.channels, "scale": self.scale, "batch_norm": self.batch_norm}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def pretrained_metadata(self):
+        return {"task": "super-resolution", "input_convention": INPUT_CONVENTION, "scale": self.scale,
+                "channels": self.channels, "channel_names": list(channel_names(self.channels))}
