@@ -1,0 +1,208 @@
+"""The Keras model family: shapes, configs, parameter counts, extractors, errors, cross-backend weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zoo
+from msrgan.models import (
+    Discriminator,
+    Generator,
+    ImageNetVGG19Features,
+    MiniVGG19,
+    MiniVGG19Features,
+)
+from tests.helpers import other_backends, run_in_backend
+
+
+def _np(x):
+    import keras
+
+    return keras.ops.convert_to_numpy(x)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("scale", [2, 4, 8])
+def test_generator_output_shape(scale, channels):
+    g = Generator(num_blocks=1, filters=8, channels=channels, scale=scale)
+    x = np.random.default_rng(0).random((2, 12, 10, channels), dtype=np.float32)
+    assert tuple(g(x).shape) == (2, 12 * scale, 10 * scale, channels)
+
+
+@pytest.mark.parametrize("batch_norm", [True, False])
+def test_generator_is_fully_convolutional(batch_norm):
+    g = Generator(num_blocks=2, filters=8, channels=1, scale=2, batch_norm=batch_norm)
+    for h, w in [(9, 17), (32, 8)]:
+        assert tuple(g(np.zeros((1, h, w, 1), "float32")).shape) == (1, 2 * h, 2 * w, 1)
+    has_bn = any("bn" in v.path for v in g.weights)
+    assert has_bn == batch_norm
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_discriminator_accepts_patch_and_larger(channels):
+    d = Discriminator(channels=channels, filters=4, dense_units=16)
+    n_weights = None
+    for size in (32, 96, 128):
+        out = d(np.random.default_rng(size).random((2, size, size, channels), dtype=np.float32))
+        assert tuple(out.shape) == (2, 1)
+        n_weights = n_weights or d.count_params()
+        assert d.count_params() == n_weights  # one set of weights for every size
+
+
+def test_discriminator_structure_matches_srgan():
+    d = Discriminator(channels=3)
+    d(np.zeros((1, 96, 96, 3), "float32"))
+    filters = [c.filters for c in d.convs]
+    strides = [c.strides for c in d.convs]
+    assert filters == [64, 64, 128, 128, 256, 256, 512, 512]
+    assert strides == [1, 2, 1, 2, 1, 2, 1, 2]
+    assert d.dense.units == 1024 and d.logit.units == 1
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_minivgg19_logits_and_taps(channels):
+    m = MiniVGG19(channels=channels, width=0.125)
+    x = np.zeros((2, 64, 64, channels), "float32")
+    assert tuple(m(x).shape) == (2, 13)
+    feats = m.features(x)
+    expect = [(2, 64, 64, 8), (2, 32, 32, 16), (2, 16, 16, 32), (2, 8, 8, 64), (2, 4, 4, 64)]
+    assert [tuple(f.shape) for f in feats] == expect
+    n_convs = sum(len(b) for b in m.blocks)
+    assert n_convs == 16
+
+
+def test_paper_generator_parameter_count():
+    g = zoo.create("msrgan-x4")
+    g(np.zeros((1, 16, 16, 3), "float32"))
+    # SRResNet (Ledig et al. 2017), counted layer by layer from the paper's description.
+    f, c = 64, 3
+    conv = lambda k, cin, cout: k * k * cin * cout + cout  # noqa: E731
+    bn = 4 * f  # gamma, beta, moving mean, moving variance
+    prelu = f
+    block = 2 * conv(3, f, f) + 2 * bn + prelu
+    expected = (conv(9, c, f) + prelu + 16 * block + conv(3, f, f) + bn
+                + 2 * (conv(3, f, 4 * f) + prelu) + conv(9, f, c))
+    assert g.count_params() == expected
+    assert 1.5e6 < expected < 1.6e6
+
+
+def _copy_weights(src, dst):
+    for a, b in zip(src.weights, dst.weights):
+        b.assign(a.value)
+
+
+CLASSES = [
+    (Generator, dict(num_blocks=2, filters=8, channels=4, scale=2, batch_norm=False), (1, 12, 12, 4)),
+    (Discriminator, dict(channels=1, filters=4, dense_units=8, batch_norm=True), (1, 32, 32, 1)),
+    (MiniVGG19, dict(num_classes=5, channels=3, width=0.0625, dropout=0.1), (1, 32, 32, 3)),
+    (MiniVGG19Features, dict(layers=["block1", "block3"], backbone_config=dict(channels=1, width=0.0625)),
+     (1, 32, 32, 1)),
+    (ImageNetVGG19Features, dict(layers=["block1_conv2", "block2_conv2"], weights=None, channels=4),
+     (1, 32, 32, 4)),
+]
+
+
+@pytest.mark.parametrize("cls,kwargs,shape", CLASSES, ids=[c[0].__name__ for c in CLASSES])
+def test_config_round_trip(cls, kwargs, shape):
+    import keras
+
+    model = cls(**kwargs)
+    x = np.random.default_rng(3).random(shape, dtype=np.float32)
+    y = model(x)
+    config = model.get_config()
+    clone = cls.from_config(config)
+    assert clone.get_config() == config
+    # Through Keras' own serialization too (registered class name, no custom_objects needed).
+    clone2 = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    assert type(clone2) is cls and clone2.get_config() == config
+    clone(x)
+    _copy_weights(model, clone)
+    y2 = clone(x)
+    ys, y2s = (y, y2) if isinstance(y, list) else ([y], [y2])
+    for a, b in zip(ys, y2s):
+        np.testing.assert_array_equal(_np(a), _np(b))
+
+
+def test_extractors_are_frozen_and_return_documented_shapes():
+    backbone = MiniVGG19(channels=3, width=0.125)
+    fx = MiniVGG19Features(backbone, layers=("block2", "block5"))
+    x = np.random.default_rng(0).random((2, 64, 48, 3), dtype=np.float32)
+    feats = fx(x)
+    assert [tuple(f.shape[1:]) for f in feats] == fx.feature_shapes(64, 48) == [(32, 24, 16), (4, 3, 64)]
+    assert fx.trainable_weights == [] and len(fx.non_trainable_weights) > 0
+
+    vx = ImageNetVGG19Features(layers=("block2_conv2", "block5_conv4"), weights=None, channels=1)
+    feats = vx(x[..., :1])
+    assert [tuple(f.shape[1:]) for f in feats] == vx.feature_shapes(64, 48) == [(32, 24, 128), (4, 3, 512)]
+    assert vx.trainable_weights == []
+
+
+def test_imagenet_extractor_channel_rule():
+    """1 channel is repeated to RGB; 4 channels map to (microtubules, protein, nucleus)."""
+    rng = np.random.default_rng(1)
+    x4 = rng.random((1, 32, 32, 4), dtype=np.float32)
+    fx4 = ImageNetVGG19Features(layers=("block1_conv1",), weights=None, channels=4)
+    fx3 = ImageNetVGG19Features(layers=("block1_conv1",), weights=None, channels=3)
+    _copy_weights(fx4, fx3)
+    merged = x4[..., [1, 3, 0]]
+    np.testing.assert_allclose(_np(fx4(x4)[0]), _np(fx3(merged)[0]), rtol=1e-5, atol=1e-4)
+    x1 = x4[..., :1]
+    fx1 = ImageNetVGG19Features(layers=("block1_conv1",), weights=None, channels=1)
+    _copy_weights(fx1, fx3)
+    np.testing.assert_allclose(_np(fx1(x1)[0]), _np(fx3(np.repeat(x1, 3, axis=-1))[0]), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [0, 2, 5, "3", 3.0])
+def test_bad_channels_raise(bad):
+    with pytest.raises(ValueError, match="channels"):
+        Generator(channels=bad)
+    with pytest.raises(ValueError, match="channels"):
+        Discriminator(channels=bad)
+    with pytest.raises(ValueError, match="channels"):
+        MiniVGG19(channels=bad)
+
+
+@pytest.mark.parametrize("bad", [1, 3, 16])
+def test_bad_scale_raises(bad):
+    with pytest.raises(ValueError, match=r"scale must be one of \(2, 4, 8\), got " + str(bad)):
+        Generator(scale=bad)
+
+
+def test_wrong_input_channel_count_is_named():
+    g = Generator(num_blocks=1, filters=4, channels=3, scale=2)
+    with pytest.raises(ValueError, match=r"1 channel\(s\).*expects 3"):
+        g(np.zeros((1, 8, 8, 1), "float32"))
+    with pytest.raises(ValueError, match="shape"):
+        g(np.zeros((8, 8, 3), "float32"))
+
+
+def test_unknown_taps_raise():
+    with pytest.raises(ValueError, match="block9"):
+        MiniVGG19Features(layers=("block9",))
+    with pytest.raises(ValueError, match="block6_conv1"):
+        ImageNetVGG19Features(layers=("block6_conv1",), weights=None)
+
+
+def test_weights_saved_on_one_backend_load_on_the_others(tmp_path, backend):
+    g = zoo.create("msrgan-x4-small", num_blocks=2, filters=8, channels=3)
+    x = np.random.default_rng(7).random((1, 12, 16, 3), dtype=np.float32)
+    g(x)
+    # Non-trivial BatchNorm statistics, so inference-mode outputs depend on them.
+    for v in g.weights:
+        if "moving" in v.path:
+            v.assign(np.random.default_rng(1).uniform(0.5, 1.5, v.shape).astype("float32"))
+    y = _np(g(x))
+    g.save_pretrained(tmp_path / "g")
+    np.save(tmp_path / "x.npy", x)
+    code = f"""
+        import json, numpy as np, keras, zoo, msrgan
+        g = zoo.from_pretrained({str(tmp_path / 'g')!r})
+        y = keras.ops.convert_to_numpy(g(np.load({str(tmp_path / 'x.npy')!r})))
+        np.save({str(tmp_path)!r} + "/y_" + keras.backend.backend() + ".npy", y)
+        print(json.dumps({{"backend": keras.backend.backend()}}))
+    """
+    for other in other_backends(backend):
+        assert run_in_backend(other, code)["backend"] == other
+        y_other = np.load(tmp_path / f"y_{other}.npy")
+        assert np.max(np.abs(y_other - y)) <= 1e-4, other

@@ -1,0 +1,73 @@
+"""The generic registry: listing, creating, describing, plugins, and the local pretrained format."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import msrgan  # noqa: F401  (registers the msrgan entries)
+import zoo
+from tests.helpers import ROOT
+
+REQUIRED = {"msrgan-x4", "msrgan-x4-small", "discriminator", "minivgg19", "vgg19-imagenet"}
+
+
+def test_required_entries_are_listed():
+    assert REQUIRED <= set(zoo.list_models())
+    assert zoo.list_models("msrgan-*") == ["msrgan-x4", "msrgan-x4-small"]
+
+
+def test_entries_are_found_through_the_entry_point_without_importing_msrgan():
+    code = "import zoo, sys; names = zoo.list_models(); print(','.join(names))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert REQUIRED <= set(out.stdout.strip().split(","))
+
+
+def test_create_applies_overrides_and_describe_reports_defaults():
+    g = zoo.create("msrgan-x4-small", channels=1, scale=2)
+    assert (g.channels, g.scale) == (1, 2)
+    d = zoo.describe("msrgan-x4")
+    assert d["class"] == "Generator"
+    assert d["defaults"] == dict(num_blocks=16, filters=64, channels=3, scale=4, batch_norm=True)
+    assert d["pretrained"] is None  # no entry names a repository that does not exist
+
+
+def test_unknown_model_error_lists_known_names():
+    with pytest.raises(ValueError, match="msrgan-x4-small"):
+        zoo.create("msrgan-x5")
+
+
+def test_register_is_one_step_and_refuses_silent_replacement():
+    class Tiny:
+        def __init__(self, width=1):
+            self.width = width
+
+    zoo.register("test-tiny", Tiny, description="a test entry", width=2)
+    try:
+        assert zoo.create("test-tiny").width == 2
+        assert zoo.create("test-tiny", width=5).width == 5
+        with pytest.raises(ValueError, match="already registered"):
+            zoo.register("test-tiny", Tiny, width=3)
+    finally:
+        zoo.registry._REGISTRY.pop("test-tiny", None)
+
+
+def test_pretrained_folder_round_trip(tmp_path):
+    import keras
+
+    g = zoo.create("msrgan-x4-small", num_blocks=1, filters=8)
+    x = np.random.default_rng(0).random((1, 8, 8, 3), dtype=np.float32)
+    y = keras.ops.convert_to_numpy(g(x))
+    folder = g.save_pretrained(tmp_path / "m")
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    config = json.loads((folder / "config.json").read_text())
+    assert config["class_name"] == "Generator" and config["zoo_name"] == "msrgan-x4-small"
+    assert config["metadata"]["input_convention"]["value_range"] == [0.0, 1.0]
+    g2 = zoo.from_pretrained(folder)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(g2(x)), y)
+    assert type(g2).from_pretrained(folder).get_config() == g.get_config()
