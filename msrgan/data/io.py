@@ -1,0 +1,159 @@
+"""Reading and writing microscopy images: PNG, JPEG and TIFF; 8/16-bit and float; 1, 3 or 4 channels.
+
+Every image is returned channels-last, ``(H, W, C)``, in its stored dtype (no rescaling). Writes
+go to a temporary file in the target folder and are renamed into place, so a failed write never
+leaves a partial file, and an existing file is only replaced when ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+PIL_SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGE_SUFFIXES = TIFF_SUFFIXES + PIL_SUFFIXES
+
+
+def is_image_file(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Reads one image file as ``(H, W, C)`` in its stored dtype.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: unsupported suffix, or a file that cannot be decoded (named in the message).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No such image file: {path}")
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ValueError(f"{path}: unsupported image type {suffix!r}; use one of {', '.join(IMAGE_SUFFIXES)}")
+    try:
+        if suffix in TIFF_SUFFIXES:
+            import tifffile
+
+            arr = tifffile.imread(path)
+            # ImageJ hyperstacks and per-plane TIFFs store channels first: (C, H, W) with small C.
+            if arr.ndim == 3 and arr.shape[0] in (1, 2, 3, 4) and arr.shape[-1] not in (1, 3, 4):
+                arr = np.moveaxis(arr, 0, -1)
+        elif suffix == ".png" and _png_is_16bit_color(path):
+            arr = _read_png16(path)
+        else:
+            from PIL import Image
+
+            with Image.open(path) as im:
+                im.load()
+                if im.mode in ("I;16", "I;16B", "I;16L"):
+                    arr = np.array(im, dtype=np.uint16)
+                elif im.mode == "I":
+                    arr = np.array(im).astype(np.int64)
+                    arr = arr.astype(np.uint16) if arr.min() >= 0 and arr.max() <= 65535 else arr.astype(np.int32)
+                elif im.mode in ("P", "LA", "PA", "CMYK", "YCbCr", "1"):
+                    arr = np.array(im.convert("RGBA" if "A" in im.mode else "RGB"))
+                else:
+                    arr = np.array(im)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ValueError(f"{path}: cannot read the image ({exc})") from None
+    except Exception as exc:  # decoders raise assorted types on corrupt data
+        raise ValueError(f"{path}: cannot read the image ({type(exc).__name__}: {exc})") from None
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3:
+        raise ValueError(f"{path}: expected a 2-D image with up to 4 channels, got an array of shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{path}: the image is empty (shape {arr.shape})")
+    return arr
+
+
+def _atomic_target(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True (or --overwrite) to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray, *, overwrite: bool = False) -> Path:
+    """Writes ``(H, W)`` or ``(H, W, C)`` to PNG (uint8/uint16, 1/3/4 ch), JPEG (uint8) or TIFF (any dtype).
+
+    TIFF files are written ImageJ-compatible for 8/16-bit and float32 images with more than one
+    channel stored as planes; PNG keeps 16 bit for 1-channel images, and 16-bit RGB/RGBA.
+    """
+    path = Path(path)
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (2, 3, 4)):
+        raise ValueError(f"{path}: cannot write an image of shape {image.shape}; expected (H, W) or (H, W, C<=4)")
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ValueError(f"{path}: unsupported image type {suffix!r}; use one of {', '.join(IMAGE_SUFFIXES)}")
+    _atomic_target(path, overwrite)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
+    os.close(fd)
+    try:
+        if suffix in TIFF_SUFFIXES:
+            import tifffile
+
+            if image.dtype in (np.uint8, np.uint16, np.float32) and image.ndim == 3:
+                tifffile.imwrite(tmp, np.moveaxis(image, -1, 0), imagej=True, metadata={"axes": "CYX"})
+            elif image.dtype in (np.uint8, np.uint16, np.float32):
+                tifffile.imwrite(tmp, image, imagej=True)
+            else:
+                tifffile.imwrite(tmp, image)
+        else:
+            _write_pil(tmp, image, suffix, path)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _write_pil(tmp: str, image: np.ndarray, suffix: str, path: Path) -> None:
+    from PIL import Image
+
+    if suffix in (".jpg", ".jpeg"):
+        if image.dtype != np.uint8:
+            raise ValueError(f"{path}: JPEG holds 8-bit images only, got {image.dtype}; write PNG or TIFF")
+        Image.fromarray(image).save(tmp, format="JPEG", quality=95)
+        return
+    if image.dtype == np.uint8:
+        Image.fromarray(image).save(tmp, format="PNG")
+    elif image.dtype == np.uint16 and image.ndim == 2:
+        Image.fromarray(image).save(tmp, format="PNG")
+    elif image.dtype == np.uint16:
+        _write_png16(tmp, image)
+    else:
+        raise ValueError(f"{path}: PNG holds uint8 or uint16 images, got {image.dtype}; write TIFF for floats")
+
+
+def _write_png16(tmp: str, image: np.ndarray) -> None:
+    """16-bit RGB/RGBA PNG, which Pillow cannot write, through pypng."""
+    import png
+
+    h, w, c = image.shape
+    writer = png.Writer(w, h, greyscale=False, alpha=(c == 4), bitdepth=16)
+    with open(tmp, "wb") as f:
+        writer.write(f, image.reshape(h, w * c).astype(np.uint16))
+
+
+def _png_is_16bit_color(path: Path) -> bool:
+    """True for 16-bit RGB(A) PNGs, which Pillow would silently reduce to 8 bit."""
+    with open(path, "rb") as f:
+        head = f.read(33)
+    return len(head) == 33 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 4, 6)
+
+
+def _read_png16(path: Path) -> np.ndarray:
+    import png
+
+    w, h, rows, info = png.Reader(filename=str(path)).asDirect()
+    planes = info["planes"]
+    return np.vstack([np.asarray(r, dtype=np.uint16) for r in rows]).reshape(h, w, planes)
