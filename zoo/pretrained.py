@@ -2,59 +2,160 @@
 
 A pretrained folder holds three files:
 
-- ``config.json``: ``{"format": "zoo-pretrained/1", "zoo_name", "class_name", "config",
-  "versions", "metadata"}``. ``config`` rebuilds the model through ``cls.from_config``;
-  ``metadata`` is whatever the model family adds (input convention, training summary, metrics).
-- ``model.safetensors``: every variable (trainable or not) as float32, keyed by its Keras
-  variable path without the model's own name (``block_00/conv1/kernel``), so the keys do not
-  depend on the backend or on how many models the process built before.
-- ``README.md``: a model card with YAML front matter.
+- ``config.json``::
 
-Loading executes no code from the folder: the class named in ``config.json`` must be one the
-zoo registry builds, the config is passed to that class's ``from_config``, and the weights are
-plain tensors read by ``safetensors``.
+      {"format": "zoo-pretrained/1",
+       "zoo_name": "...",              # registry entry the model came from (or null)
+       "class_name": "Generator",      # must be a class that a zoo entry builds
+       "keras_class": "pkg>Generator", # Keras registered name (informative)
+       "config": {...},                # cls.from_config(config) rebuilds the architecture
+       "versions": {"keras", "backend", "<family package>", "safetensors"},
+       "weights": {"file", "sha256", "dtype", "tensors", "parameters"},
+       "metadata": {...}}              # what the family adds (input convention, scale, channels)
+                                       # and the caller's metadata (training summary, "metrics")
+
+- ``model.safetensors``: every variable (trainable or not) as float32, keyed by its place in the
+  layer tree (``block_00/conv1/kernel``: the names of the nested layers, then the variable's
+  name). Keys do not depend on the backend, on the name scope the model was first called in, or
+  on how many models the process built before.
+- ``README.md``: a model card with YAML front matter (the model's ``model_card(config)`` hook,
+  or a generic one).
+
+Loading executes no code from the folder: the class named in ``config.json`` must be one that the
+zoo registry builds, the config goes to that class's ``from_config``, the weights are plain
+tensors read by ``safetensors`` (checked against the sha256 in ``config.json``, then key by key
+and shape by shape against the model built from the config).
+
+Example:
+    >>> import zoo
+    >>> g = zoo.create("msrgan-x4-small")
+    >>> g.save_pretrained("out/g", metadata={"metrics": {"psnr": 30.1}})   # doctest: +SKIP
+    >>> zoo.from_pretrained("out/g")                                         # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
+import math
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
+from zoo import card as cards
 from zoo import registry
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
+FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME)
 FORMAT = "zoo-pretrained/1"
 
 
-def weight_key(path: str) -> str:
-    """The backend-independent key of a Keras variable path: the path without its root name."""
-    return path.split("/", 1)[1] if "/" in path else path
+# ------------------------------------------------------------------------------------------ weights
+
+def _sublayers(layer) -> list:
+    flatten = getattr(layer, "_flatten_layers", None)
+    return list(flatten(include_self=False, recursive=False)) if flatten is not None else []
+
+
+def variable_keys(model) -> dict[int, str]:
+    """Maps ``id(variable)`` to its stable key for every variable in ``model.weights``.
+
+    The key is the path of layer names from ``model`` down to the variable, then the variable's
+    own name (``"block_00/conv1/kernel"``). A layer reached twice (shared) keeps its first key.
+
+    Raises:
+        ValueError: Two sibling layers share a name, or two variables end up with one key.
+    """
+    keys: dict[int, str] = {}
+    seen_layers: set[int] = set()
+
+    def walk(layer, prefix: str) -> None:
+        if id(layer) in seen_layers:
+            return
+        seen_layers.add(id(layer))
+        subs = _sublayers(layer)
+        nested = {id(v) for sub in subs for v in sub.weights}
+        for var in layer.weights:
+            if id(var) not in nested and id(var) not in keys:
+                keys[id(var)] = prefix + var.name
+        names: dict[str, Any] = {}
+        for sub in subs:
+            if sub.name in names and names[sub.name] is not sub:
+                raise ValueError(f"{prefix or type(model).__name__ + '/'}: two sublayers are named {sub.name!r}; "
+                                 f"give the layers unique names so their weights get unique keys")
+            names[sub.name] = sub
+            walk(sub, prefix + sub.name + "/")
+
+    walk(model, "")
+    by_key: dict[str, int] = {}
+    for ident, key in keys.items():
+        if key in by_key:
+            raise ValueError(f"Two variables of {type(model).__name__} share the key {key!r}; "
+                             f"give the layers unique names")
+        by_key[key] = ident
+    missing = [v.path for v in model.weights if id(v) not in keys]
+    if missing:
+        raise ValueError(f"Variables of {type(model).__name__} outside its layer tree: {missing[:3]}")
+    return keys
+
+
+def _is_float(dtype) -> bool:
+    return np.issubdtype(np.dtype(str(dtype)), np.floating) if str(dtype) != "bfloat16" else True
 
 
 def model_state(model) -> dict[str, np.ndarray]:
-    """All variables of ``model`` as float32 NumPy arrays keyed by ``weight_key``."""
+    """All variables of ``model`` as NumPy arrays (float32 for floating variables) keyed stably.
+
+    Example:
+        >>> sorted(model_state(g))[:2]        # doctest: +SKIP
+        ['block_00/bn1/beta', 'block_00/bn1/gamma']
+    """
     import keras
 
+    keys = variable_keys(model)
     state: dict[str, np.ndarray] = {}
     for var in model.weights:
-        key = weight_key(var.path)
-        if key in state:
-            raise ValueError(f"Two variables of {model.name!r} share the key {key!r}; give the layers unique names")
-        state[key] = np.ascontiguousarray(keras.ops.convert_to_numpy(var.value), dtype=np.float32)
+        value = keras.ops.convert_to_numpy(var.value)
+        dtype = np.float32 if _is_float(var.dtype) else value.dtype
+        state[keys[id(var)]] = np.ascontiguousarray(value, dtype=dtype)
     return state
 
 
-def load_state(model, state: dict[str, np.ndarray], *, source: str = "weights") -> None:
-    """Assigns ``state`` to ``model``'s variables; every key and shape must match exactly."""
-    expected = {weight_key(v.path): v for v in model.weights}
+def load_state(model, state: Mapping[str, np.ndarray], *, source: str = "weights") -> None:
+    """Assigns ``state`` to ``model``'s variables; keys and shapes must match exactly.
+
+    Nothing is assigned unless every variable matches.
+
+    Args:
+        model: A built Keras model.
+        state: Key -> array, as written by :func:`model_state`.
+        source: Name of the file the state came from, for error messages.
+
+    Raises:
+        ValueError: Missing or unexpected keys; a shape mismatch (the message names the variable,
+            the shape in the file and the shape in the model); a non-float array for a float
+            variable; NaN or infinite values.
+    """
+    keys = variable_keys(model)
+    expected = {keys[id(v)]: v for v in model.weights}
+    common = [k for k in expected if k in state]
+    bad_shapes = [k for k in common if tuple(state[k].shape) != tuple(expected[k].shape)]
+    if bad_shapes:
+        k = bad_shapes[0]
+        more = f" ({len(bad_shapes) - 1} more variable(s) differ too)" if len(bad_shapes) > 1 else ""
+        raise ValueError(
+            f"{source}: variable {k!r} has shape {tuple(state[k].shape)} in the file but shape "
+            f"{tuple(expected[k].shape)} in the {type(model).__name__} built from the config{more}; "
+            f"the weights do not belong to this configuration"
+        )
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
@@ -63,33 +164,158 @@ def load_state(model, state: dict[str, np.ndarray], *, source: str = "weights") 
             parts.append(f"missing {len(missing)} variable(s), e.g. {missing[:3]}")
         if unexpected:
             parts.append(f"unexpected {len(unexpected)} variable(s), e.g. {unexpected[:3]}")
-        raise ValueError(f"{source} do not match the model {type(model).__name__}: " + "; ".join(parts))
+        raise ValueError(f"{source} does not match the model {type(model).__name__}: " + "; ".join(parts))
     for key, var in expected.items():
         value = state[key]
-        if tuple(value.shape) != tuple(var.shape):
-            raise ValueError(
-                f"{source}: variable {key!r} has shape {tuple(value.shape)} in the file "
-                f"but {tuple(var.shape)} in the model built from the config"
-            )
-        if not np.all(np.isfinite(value)):
+        if _is_float(var.dtype) and not np.issubdtype(value.dtype, np.floating):
+            raise ValueError(f"{source}: variable {key!r} is stored as {value.dtype}, expected a float type")
+        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
             raise ValueError(f"{source}: variable {key!r} holds NaN or infinite values")
+    import keras
+
     for key, var in expected.items():
-        var.assign(state[key].astype(var.dtype if isinstance(var.dtype, str) else "float32"))
+        var.assign(keras.ops.cast(state[key], var.dtype))
 
 
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
+def read_weights(path: str | os.PathLike, *, sha256: str | None = None) -> dict[str, np.ndarray]:
+    """Reads a ``model.safetensors`` file.
 
+    Args:
+        path: The file.
+        sha256: Expected hex digest of the file (from ``config.json``); checked when given.
+
+    Returns:
+        Key -> NumPy array.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ValueError: The file is truncated or corrupted (the message names it).
+    """
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Missing weights file {path}")
+    data = path.read_bytes()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError(
+            f"{path} is corrupted or truncated: its sha256 differs from the one recorded in {CONFIG_NAME} "
+            f"({len(data)} bytes on disk)"
+        )
+    try:
+        return load(data)
+    except (SafetensorError, OSError, ValueError, TypeError) as exc:
+        raise ValueError(f"{path} is truncated or corrupted and cannot be read as safetensors: {exc}") from None
+
+
+# ----------------------------------------------------------------------------------------- config
+
+def _versions(cls: type) -> dict[str, str]:
     import keras
 
     out = {"keras": keras.__version__, "backend": keras.backend.backend()}
-    for dist in ("msrgan", "safetensors"):
+    package = cls.__module__.split(".")[0]
+    version = getattr(sys.modules.get(package), "__version__", None)
+    if version is None:
         try:
-            out[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            pass
+            version = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            version = None
+    if version is not None:
+        out[package] = str(version)
+    try:
+        out["safetensors"] = importlib.metadata.version("safetensors")
+    except importlib.metadata.PackageNotFoundError:
+        pass
     return out
 
+
+def _jsonable(value: Any, where: str) -> Any:
+    """``value`` with NumPy scalars/arrays and tuples turned into JSON types; a ValueError otherwise."""
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ValueError(f"{where}: keys must be strings, got {k!r}")
+            out[k] = _jsonable(v, f"{where}.{k}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist(), where)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} is {value}, which JSON cannot hold")
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise ValueError(f"{where} is a {type(value).__name__}, which cannot be written to {CONFIG_NAME}")
+
+
+def build_config(model, *, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``config.json`` content for ``model`` (without the ``weights`` entry).
+
+    ``metadata`` is merged over the model's own ``pretrained_metadata()``. Its ``"metrics"``
+    entry, when present, must map metric names to finite numbers.
+    """
+    import keras
+
+    cls = type(model)
+    registered = registry.registered_classes().get(cls.__name__)
+    if registered is not cls:
+        raise ValueError(f"{cls.__module__}.{cls.__name__} is not built by any zoo entry; register it before saving")
+    meta: dict[str, Any] = {}
+    if hasattr(model, "pretrained_metadata"):
+        meta.update(model.pretrained_metadata())
+    meta.update(metadata or {})
+    if "metrics" in meta:
+        if not isinstance(meta["metrics"], Mapping):
+            raise ValueError(f"metadata['metrics'] must map metric names to numbers, got {meta['metrics']!r}")
+        meta["metrics"] = {str(k): cards.check_metric(str(k), v) for k, v in meta["metrics"].items()}
+    meta = _jsonable(meta, "metadata")
+    model_config = model.get_pretrained_config() if hasattr(model, "get_pretrained_config") else model.get_config()
+    return {
+        "format": FORMAT,
+        "zoo_name": getattr(model, "zoo_name", None),
+        "class_name": cls.__name__,
+        "keras_class": keras.saving.get_registered_name(cls),
+        "config": _jsonable(model_config, "config"),
+        "versions": _versions(cls),
+        "metadata": meta,
+    }
+
+
+def read_config(directory: str | os.PathLike) -> dict[str, Any]:
+    """Reads and validates ``config.json`` of a pretrained folder.
+
+    Raises:
+        FileNotFoundError: No ``config.json`` in ``directory``.
+        ValueError: Invalid JSON, an unknown format, or a missing ``class_name``/``config``.
+    """
+    path = Path(directory) / CONFIG_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"No {CONFIG_NAME} in {directory}: not a pretrained model folder")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} must hold a JSON object")
+    fmt = config.get("format", FORMAT)
+    if fmt != FORMAT:
+        raise ValueError(f"{path} has format {fmt!r}; this version of zoo reads {FORMAT!r}")
+    for key in ("class_name", "config"):
+        if key not in config:
+            raise ValueError(f"{path} lacks the key {key!r}")
+    if not isinstance(config["class_name"], str) or not isinstance(config["config"], dict):
+        raise ValueError(f"{path}: 'class_name' must be a string and 'config' an object")
+    return config
+
+
+# -------------------------------------------------------------------------------------- save / load
 
 def _ensure_built(model) -> None:
     if not model.built:
@@ -113,152 +339,306 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def save_pretrained(model, directory: str | os.PathLike, *, metadata: dict[str, Any] | None = None,
-                    card: str | None = None) -> Path:
+def _refuse_overwrite(out: Path, overwrite: bool) -> None:
+    if overwrite:
+        return
+    present = [name for name in FILES if (out / name).exists()]
+    if present:
+        raise FileExistsError(f"{out} already holds {', '.join(present)}; pass overwrite=True (--overwrite) to replace")
+
+
+def save_pretrained(model, directory: str | os.PathLike, *, metadata: Mapping[str, Any] | None = None,
+                    card: str | None = None, overwrite: bool = False) -> Path:
     """Writes ``model`` to ``directory`` in the pretrained format and returns the folder.
 
     Each file is written to a temporary name first and renamed, so an interrupted save never
-    leaves a file that looks whole. Files of other names in the folder are left alone.
+    leaves a file that looks whole (and a weights file that does not match ``config.json`` is
+    caught by its sha256 when loading). Files of other names in the folder are left alone.
 
     Args:
         model: A Keras model whose class is registered in the zoo.
         directory: Target folder; created if missing.
         metadata: Extra JSON-serialisable facts for ``config.json`` (merged over the model's own
-            ``pretrained_metadata()`` when it has one).
-        card: Model card text; by default the model's ``model_card(metadata)`` or a generic card.
+            ``pretrained_metadata()``): e.g. ``{"training": {...}, "metrics": {"psnr": 31.2}}``.
+        card: Model card text; by default the model's ``model_card(config)`` or a generic card.
+        overwrite: Replace an existing ``config.json``/``model.safetensors``/``README.md``.
+
+    Returns:
+        The folder, as a ``Path``.
+
+    Raises:
+        FileExistsError: The folder already holds a pretrained model and ``overwrite`` is False.
+        ValueError: The class is not registered in the zoo, or the metadata cannot be written.
+
+    Example:
+        >>> folder = zoo.create("msrgan-x4-small").save_pretrained("out/g")   # doctest: +SKIP
     """
     from safetensors.numpy import save as st_save
 
-    _ensure_built(model)
-    cls = type(model)
-    if cls.__name__ not in registry.registered_classes():
-        raise ValueError(f"{cls.__name__} is not built by any zoo entry; register it before saving")
-    meta: dict[str, Any] = {}
-    if hasattr(model, "pretrained_metadata"):
-        meta.update(model.pretrained_metadata())
-    meta.update(metadata or {})
-    config = {
-        "format": FORMAT,
-        "zoo_name": getattr(model, "zoo_name", None),
-        "class_name": cls.__name__,
-        "config": model.get_config(),
-        "versions": _versions(),
-        "metadata": meta,
-    }
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} exists and is not a folder")
+    _refuse_overwrite(out, overwrite)
+    _ensure_built(model)
+    config = build_config(model, metadata=metadata)
     state = model_state(model)
-    _atomic_write_bytes(out / WEIGHTS_NAME, st_save(state, metadata={"format": "np", "zoo_class": cls.__name__}))
-    _atomic_write_bytes(out / CONFIG_NAME, (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
+    blob = st_save(state, metadata={"format": "np"})
+    config["weights"] = {
+        "file": WEIGHTS_NAME,
+        "sha256": hashlib.sha256(blob).hexdigest(),
+        "dtype": "float32",
+        "tensors": len(state),
+        "parameters": int(sum(v.size for v in state.values())),
+    }
     if card is None:
         card = model.model_card(config) if hasattr(model, "model_card") else generic_card(config)
-    _atomic_write_bytes(out / CARD_NAME, card.encode())
+    cards.parse(card)  # a card whose front matter does not parse is refused before anything is written
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write_bytes(out / WEIGHTS_NAME, blob)
+    _atomic_write_bytes(out / CONFIG_NAME, (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
+    _atomic_write_bytes(out / CARD_NAME, card.encode("utf-8"))
     return out
 
 
-def generic_card(config: dict[str, Any]) -> str:
+def generic_card(config: Mapping[str, Any]) -> str:
     """A minimal model card for models that write none of their own."""
     name = config.get("zoo_name") or config["class_name"]
-    return (
-        "---\nlibrary_name: keras\ntags:\n- keras\n---\n\n"
-        f"# {name}\n\nA `{config['class_name']}` saved by the zoo. Load it with "
-        f"`zoo.from_pretrained(...)`.\n"
-    )
-
-
-def read_config(directory: str | os.PathLike) -> dict[str, Any]:
-    """Reads and validates ``config.json`` of a pretrained folder."""
-    path = Path(directory) / CONFIG_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"No {CONFIG_NAME} in {directory}: not a pretrained model folder")
-    try:
-        config = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from None
-    for key in ("class_name", "config"):
-        if key not in config:
-            raise ValueError(f"{path} lacks the key {key!r}")
-    return config
-
-
-def read_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Reads ``model.safetensors``; a truncated or corrupted file raises a ValueError naming it."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Missing weights file {path}")
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ValueError(f"{path} is truncated or corrupted and cannot be read as safetensors: {exc}") from None
+    library = str(config.get("keras_class", "")).split(">")[0] or "keras"
+    front: dict[str, Any] = {"library_name": library, "tags": ["keras", "zoo"]}
+    metrics = (config.get("metadata") or {}).get("metrics")
+    if metrics:
+        front["metrics"] = sorted(metrics)
+    body = (f"# {name}\n\nA `{config['class_name']}` saved by the zoo. Load it with\n"
+            f"`zoo.from_pretrained(\"owner/name\")` on any Keras backend.\n")
+    return cards.render(front, body)
 
 
 def load_folder(directory: str | os.PathLike, *, expected_class: type | None = None):
-    """Builds the model described by a local pretrained folder and loads its weights."""
+    """Builds the model described by a local pretrained folder and loads its weights.
+
+    Args:
+        directory: A folder with ``config.json`` and ``model.safetensors``.
+        expected_class: When given, the folder must hold an instance of this class.
+
+    Returns:
+        The model, with ``zoo_name`` and ``pretrained_config`` (the parsed ``config.json``) set.
+
+    Raises:
+        FileNotFoundError: A file is missing.
+        ValueError: The class is not registered in the zoo, the config does not build it, or the
+            weights are corrupted or do not match the config.
+    """
+    directory = Path(directory)
     config = read_config(directory)
     classes = registry.registered_classes()
     name = config["class_name"]
     cls = classes.get(name)
     if cls is None:
         raise ValueError(
-            f"{Path(directory) / CONFIG_NAME} names class {name!r}, which no zoo entry builds "
+            f"{directory / CONFIG_NAME} names class {name!r}, which no zoo entry builds "
             f"(known: {', '.join(sorted(classes))}); refusing to load it"
         )
     if expected_class is not None and not issubclass(cls, expected_class):
         raise ValueError(f"{directory} holds a {name}, not a {expected_class.__name__}")
+    weights_path = directory / WEIGHTS_NAME
+    if not weights_path.is_file():
+        raise FileNotFoundError(f"{directory} has {CONFIG_NAME} but no {WEIGHTS_NAME}")
+    sha = (config.get("weights") or {}).get("sha256")
+    state = read_weights(weights_path, sha256=sha if isinstance(sha, str) else None)
     try:
-        model = cls.from_config(config["config"])
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{Path(directory) / CONFIG_NAME}: the config does not build a {name}: {exc}") from None
+        model = cls.from_config(dict(config["config"]))
+    except Exception as exc:  # any failure to build from an untrusted config is the config's fault
+        raise ValueError(f"{directory / CONFIG_NAME}: the config does not build a {name}: {exc}") from None
     _ensure_built(model)
-    load_state(model, read_weights(Path(directory) / WEIGHTS_NAME), source=str(Path(directory) / WEIGHTS_NAME))
+    load_state(model, state, source=str(weights_path))
     model.zoo_name = config.get("zoo_name")
     model.pretrained_config = config
     return model
 
 
-def from_pretrained(source: str | os.PathLike, revision: str | None = None, *, expected_class: type | None = None):
+def from_pretrained(source: str | os.PathLike, revision: str | None = None, *, expected_class: type | None = None,
+                    token: str | None = None):
     """Loads a model from a local folder, ``hf://owner/name`` or ``owner/name``.
+
+    An existing local folder wins over a Hub id of the same spelling. Hub snapshots are cached
+    (``HF_HUB_CACHE``); with ``HF_HUB_OFFLINE=1`` a cached snapshot is used without the network.
 
     Args:
         source: A local pretrained folder, or a Hub repository id (with or without ``hf://``).
-        revision: Branch, tag or commit sha for Hub sources.
+        revision: Branch, tag or commit sha for Hub sources (default branch when None).
         expected_class: When given, the folder must hold an instance of this class.
+        token: Hub token for private repositories; ``HF_TOKEN`` when None.
+
+    Returns:
+        The model, built from ``config.json`` with its weights loaded. Models from the Hub also
+        carry ``pretrained_source = {"repo_id", "revision", "commit"}``.
+
+    Raises:
+        FileNotFoundError: No such folder, repository, revision or file (or, offline, not cached).
+        ValueError: Unregistered class, corrupted weights, or weights that do not fit the config.
+
+    Example:
+        >>> g = zoo.from_pretrained("hf://lab/msrgan-x4", revision="v1.0")   # doctest: +SKIP
     """
-    local = Path(source).expanduser() if not str(source).startswith("hf://") else None
-    if local is not None and local.exists():
-        if revision is not None:
-            raise ValueError(f"revision={revision!r} applies to Hub repositories, not the local folder {local}")
-        return load_folder(local, expected_class=expected_class)
+    text = os.fspath(source)
+    if not text.startswith("hf://"):
+        local = Path(text).expanduser()
+        if local.exists():
+            if revision is not None:
+                raise ValueError(f"revision={revision!r} applies to Hub repositories, not the local folder {local}")
+            if not local.is_dir():
+                raise ValueError(f"{local} is a file; from_pretrained needs a pretrained folder or a Hub id")
+            return load_folder(local, expected_class=expected_class)
+        looks_local = (isinstance(source, os.PathLike) or text.startswith((".", "/", "~")) or "\\" in text
+                       or text.count("/") != 1 or text.endswith("/"))
+        if looks_local:
+            raise FileNotFoundError(f"No pretrained folder at {text} (and it is not a Hub id of the form owner/name)")
     from zoo import hub
 
-    folder = hub.download(str(source), revision=revision)
-    return load_folder(folder, expected_class=expected_class)
+    snap = hub.snapshot(text, revision=revision, allow_patterns=list(FILES), token=token)
+    _check_snapshot(snap)
+    model = load_folder(snap.folder, expected_class=expected_class)
+    model.pretrained_source = {"repo_id": snap.repo_id, "revision": revision, "commit": snap.commit}
+    return model
+
+
+def _check_snapshot(snap) -> None:
+    found = sorted(p.name for p in snap.folder.iterdir()) if snap.folder.is_dir() else []
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        if name not in found:
+            raise FileNotFoundError(
+                f"Hub repository {snap.repo_id!r} (commit {snap.commit}) has no {name}, so it is not a "
+                f"pretrained model folder (it holds: {', '.join(found) or 'none of the expected files'})"
+            )
+
+
+# ------------------------------------------------------------------------------------------- Hub
+
+def push_folder(directory: str | os.PathLike, repo_id: str, *, private: bool = False, token: str | None = None,
+                commit_message: str | None = None) -> str:
+    """Checks a local pretrained folder and uploads its three files as one commit.
+
+    The folder is loaded first (class, config, weights and shapes checked), so a broken folder
+    is never published. A missing ``README.md`` is written from the model's card hook into the
+    upload (not into ``directory``). Other files in the folder are not uploaded.
+
+    Args:
+        directory: A pretrained folder (``save_pretrained``'s output).
+        repo_id: ``owner/name``; created if needed.
+        private: Create the repository private.
+        token: Hub token with write access; ``HF_TOKEN`` when None. Never printed or logged.
+        commit_message: Commit title; ``"Upload <zoo name or class>"`` by default.
+
+    Returns:
+        The URL of the new commit.
+
+    Example:
+        >>> zoo.push_folder("runs/x4/generator", "lab/msrgan-x4")   # doctest: +SKIP
+    """
+    from zoo import hub
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"No pretrained folder at {directory}")
+    repo_id = hub.parse_repo_id(repo_id)
+    model = load_folder(directory)
+    config = model.pretrained_config
+    message = commit_message or f"Upload {config.get('zoo_name') or config['class_name']}"
+    with tempfile.TemporaryDirectory(prefix="zoo-push-") as tmp:
+        for name in (CONFIG_NAME, WEIGHTS_NAME):
+            shutil.copyfile(directory / name, Path(tmp) / name)
+        if (directory / CARD_NAME).is_file():
+            shutil.copyfile(directory / CARD_NAME, Path(tmp) / CARD_NAME)
+        else:
+            text = model.model_card(config) if hasattr(model, "model_card") else generic_card(config)
+            (Path(tmp) / CARD_NAME).write_text(text, encoding="utf-8")
+        return hub.upload(tmp, repo_id, private=private, token=token, commit_message=message,
+                          allow_patterns=list(FILES))
+
+
+def pull_folder(source: str, directory: str | os.PathLike, *, revision: str | None = None,
+                overwrite: bool = False, token: str | None = None):
+    """Downloads a Hub model into a local pretrained folder, after checking that it loads.
+
+    Args:
+        source: ``owner/name`` or ``hf://owner/name``.
+        directory: Target folder; created if missing.
+        revision: Branch, tag or commit sha (default branch when None).
+        overwrite: Replace files of a pretrained model already in ``directory``.
+        token: Hub token for private repositories; ``HF_TOKEN`` when None.
+
+    Returns:
+        The ``zoo.hub.Snapshot`` that was copied (its ``commit`` is the resolved sha).
+
+    Raises:
+        FileExistsError: ``directory`` already holds a pretrained model and ``overwrite`` is False.
+        FileNotFoundError / ValueError: As for :func:`from_pretrained`.
+
+    Example:
+        >>> zoo.pull_folder("lab/msrgan-x4", "models/x4").commit   # doctest: +SKIP
+    """
+    from zoo import hub
+
+    out = Path(directory)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} exists and is not a folder")
+    _refuse_overwrite(out, overwrite)
+    snap = hub.snapshot(source, revision=revision, allow_patterns=list(FILES), token=token)
+    _check_snapshot(snap)
+    load_folder(snap.folder)  # refuse to hand over a model that does not load
+    out.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        src = snap.folder / name
+        if src.is_file():
+            _atomic_write_bytes(out / name, src.read_bytes())
+    return snap
 
 
 def push_to_hub(model, repo_id: str, *, private: bool = False, token: str | None = None,
-                commit_message: str | None = None, metadata: dict[str, Any] | None = None) -> str:
-    """Saves ``model`` in the pretrained format and uploads it as one commit; returns the commit URL."""
+                commit_message: str | None = None, metadata: Mapping[str, Any] | None = None) -> str:
+    """Saves ``model`` in the pretrained format and uploads it as one commit.
+
+    Args:
+        model: A model whose class is registered in the zoo.
+        repo_id: ``owner/name`` (or ``hf://owner/name``); created if needed.
+        private: Create the repository private.
+        token: Hub token with write access; ``HF_TOKEN`` when None. Never printed or logged.
+        commit_message: Commit title; ``"Upload <zoo name or class>"`` by default.
+        metadata: As for :func:`save_pretrained` (training summary, metrics).
+
+    Returns:
+        The URL of the new commit (its last path part is the commit sha).
+
+    Example:
+        >>> url = g.push_to_hub("lab/msrgan-x4", metadata={"metrics": {"psnr": 31.2}})   # doctest: +SKIP
+    """
     from zoo import hub
 
+    repo_id = hub.parse_repo_id(repo_id)
+    message = commit_message or f"Upload {getattr(model, 'zoo_name', None) or type(model).__name__}"
     with tempfile.TemporaryDirectory(prefix="zoo-push-") as tmp:
         save_pretrained(model, tmp, metadata=metadata)
-        return hub.upload(tmp, repo_id, private=private, token=token,
-                          commit_message=commit_message or f"Upload {type(model).__name__}")
+        return hub.upload(tmp, repo_id, private=private, token=token, commit_message=message,
+                          allow_patterns=list(FILES))
 
 
 class PretrainedMixin:
-    """Adds ``save_pretrained`` / ``from_pretrained`` / ``push_to_hub`` to a Keras model class."""
+    """Adds ``save_pretrained`` / ``from_pretrained`` / ``push_to_hub`` to a Keras model class.
 
-    def save_pretrained(self, directory, *, metadata=None):
-        return save_pretrained(self, directory, metadata=metadata)
+    Example:
+        >>> g.save_pretrained("out/g"); Generator.from_pretrained("out/g")   # doctest: +SKIP
+    """
+
+    def save_pretrained(self, directory, *, metadata=None, overwrite=False):
+        """See :func:`zoo.save_pretrained`."""
+        return save_pretrained(self, directory, metadata=metadata, overwrite=overwrite)
 
     @classmethod
-    def from_pretrained(cls, source, revision=None):
-        return from_pretrained(source, revision=revision, expected_class=cls)
+    def from_pretrained(cls, source, revision=None, *, token=None):
+        """See :func:`zoo.from_pretrained`; the folder must hold an instance of this class."""
+        return from_pretrained(source, revision=revision, expected_class=cls, token=token)
 
     def push_to_hub(self, repo_id, private=False, token=None, commit_message=None, *, metadata=None):
+        """See :func:`zoo.push_to_hub`; returns the commit URL."""
         return push_to_hub(self, repo_id, private=private, token=token,
                            commit_message=commit_message, metadata=metadata)

@@ -77,3 +77,9 @@ class Discriminator(PretrainedMixin, keras.Model):
 
     def pretrained_metadata(self):
         return {"task": "gan-discriminator", "input_convention": INPUT_CONVENTION, "channels": self.channels}
+
+    def model_card(self, config):
+        """The model card (``README.md``) of a pretrained folder, from its ``config.json``; see ``msrgan.card``."""
+        from msrgan.card import model_card
+
+        return model_card(config)

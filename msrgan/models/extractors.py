@@ -39,6 +39,12 @@ class FeatureExtractor(PretrainedMixin, keras.Model):
     def example_input_shape(self):
         return (1, 32, 32, self.channels)
 
+    def model_card(self, config):
+        """The model card (``README.md``) of a pretrained folder, from its ``config.json``; see ``msrgan.card``."""
+        from msrgan.card import model_card
+
+        return model_card(config)
+
 
 @keras.saving.register_keras_serializable(package="msrgan")
 class MiniVGG19Features(FeatureExtractor):

@@ -108,3 +108,9 @@ class Generator(PretrainedMixin, keras.Model):
     def pretrained_metadata(self):
         return {"task": "super-resolution", "input_convention": INPUT_CONVENTION, "scale": self.scale,
                 "channels": self.channels, "channel_names": list(channel_names(self.channels))}
+
+    def model_card(self, config):
+        """The model card (``README.md``) of a pretrained folder, from its ``config.json``; see ``msrgan.card``."""
+        from msrgan.card import model_card
+
+        return model_card(config)

@@ -108,3 +108,9 @@ class MiniVGG19(PretrainedMixin, keras.Model):
         if self.num_classes == len(LOCALIZATION_CLASSES):
             meta["class_names"] = list(LOCALIZATION_CLASSES)
         return meta
+
+    def model_card(self, config):
+        """The model card (``README.md``) of a pretrained folder, from its ``config.json``; see ``msrgan.card``."""
+        from msrgan.card import model_card
+
+        return model_card(config)

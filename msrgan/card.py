@@ -1,0 +1,253 @@
+"""Model cards (``README.md``) for the msrgan models published with ``save_pretrained``/``push_to_hub``.
+
+The card is written from ``config.json`` alone, so a card always agrees with the folder it sits
+in: architecture from ``config``, input convention, scale and channels from ``metadata``, and the
+training summary and metrics from what the caller passed as ``metadata``::
+
+    g.push_to_hub("lab/msrgan-x4", metadata={
+        "training": {"dataset": "lab/hcs-fields", "degradation": "bicubic", "steps": 20000,
+                     "patch_size": 96, "loss_weights": {"mse": 1.0, "content": 0.006, "adversarial": 0.001},
+                     "content": "minivgg19=lab/minivgg19"},
+        "evaluation": {"dataset": "lab/hcs-fields", "split": "test", "images": 48},
+        "metrics": {"psnr": 31.2, "ssim": 0.912},
+    })
+
+Metric values appear in the front matter's ``model-index`` exactly as in ``config.json``.
+
+Example:
+    >>> from msrgan.card import model_card
+    >>> text = model_card(g.pretrained_config)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Mapping
+
+from zoo import card as cards
+
+LICENSE = "apache-2.0"
+BASE_TAGS = ["microscopy", "fluorescence-microscopy", "keras", "msrgan"]
+METRIC_NAMES = {
+    "psnr": "PSNR (dB)",
+    "ssim": "SSIM",
+    "dice": "Dice (segmentation of the output)",
+    "mse": "MSE",
+    "mae": "MAE",
+    "accuracy": "Accuracy",
+}
+METRIC_CONVENTIONS = {
+    "psnr": "float64 on the [0, 1] range, `scale`-pixel border cropped (BasicSR convention)",
+    "ssim": "scikit-image `structural_similarity`, `data_range=1`, per channel averaged",
+    "dice": "binary masks of the output vs. of the ground truth",
+}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+_KINDS = {
+    "Generator": {
+        "task": "image-to-image", "task_name": "Super-resolution", "tags": ["super-resolution", "srgan", "image-to-image"],
+        "what": "the mSRGAN/SRResNet generator: it turns a low-resolution fluorescence microscopy image "
+                "into one {scale} times larger in each direction",
+    },
+    "Discriminator": {
+        "task": None, "task_name": "GAN discriminator", "tags": ["super-resolution", "srgan", "gan"],
+        "what": "the SRGAN discriminator of mSRGAN (one real/fake logit per image); useful to resume "
+                "or fine-tune GAN training, not for inference",
+    },
+    "MiniVGG19": {
+        "task": "image-classification", "task_name": "Protein localization classification",
+        "tags": ["image-classification", "feature-extraction"],
+        "what": "miniVGG19, the microscopy classifier whose block features give mSRGAN its content loss",
+    },
+}
+_EXTRACTOR = {
+    "task": "feature-extraction", "task_name": "Feature extraction", "tags": ["feature-extraction"],
+    "what": "a frozen feature extractor for mSRGAN's content (perceptual) loss",
+}
+
+
+def _kind(class_name: str) -> dict[str, Any]:
+    return _KINDS.get(class_name, _EXTRACTOR)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (dict, list)):
+        return "`" + json.dumps(value, sort_keys=True) + "`"
+    return str(value).replace("|", "\\|")
+
+
+def _datasets(meta: Mapping[str, Any]) -> list[str]:
+    out = []
+    for section in ("training", "evaluation"):
+        name = (meta.get(section) or {}).get("dataset")
+        if isinstance(name, str) and _HUB_ID.match(name) and name not in out:
+            out.append(name)
+    return out
+
+
+def front_matter(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The card's YAML front matter as a dict (library, license, tags, datasets, metrics, model-index).
+
+    Args:
+        config: The parsed ``config.json``.
+
+    Returns:
+        The front matter; ``metrics``/``model-index`` only when ``metadata["metrics"]`` exists.
+    """
+    meta = config.get("metadata") or {}
+    kind = _kind(config["class_name"])
+    tags = list(BASE_TAGS) + [t for t in kind["tags"] if t not in BASE_TAGS]
+    if "scale" in meta:
+        tags.append(f"x{meta['scale']}")
+    front: dict[str, Any] = {"library_name": "msrgan", "license": meta.get("license", LICENSE), "tags": tags}
+    if kind["task"]:
+        front["pipeline_tag"] = kind["task"]
+    datasets = _datasets(meta)
+    if datasets:
+        front["datasets"] = datasets
+    metrics = meta.get("metrics") or {}
+    if metrics:
+        front["metrics"] = list(metrics)
+        evaluation = meta.get("evaluation") or {}
+        dataset = evaluation.get("dataset") or (meta.get("training") or {}).get("dataset") or "unspecified"
+        front["model-index"] = cards.model_index(
+            config.get("zoo_name") or config["class_name"],
+            task_type=kind["task"] or "other", task_name=kind["task_name"]
+            + (f" x{meta['scale']}" if "scale" in meta else ""),
+            dataset_name=str(dataset), dataset_type=str(dataset), metrics=metrics,
+            metric_names=METRIC_NAMES, dataset_split=evaluation.get("split"),
+        )
+    return front
+
+
+def _architecture(config: Mapping[str, Any]) -> str:
+    arch = dict(config["config"])
+    arch.pop("name", None)
+    rows = "".join(f"| `{k}` | {_fmt(v)} |\n" for k, v in arch.items())
+    weights = config.get("weights") or {}
+    params = f"\n{weights['parameters']:,} parameters in {weights.get('tensors', '?')} float32 tensors " \
+             f"(`model.safetensors`).\n" if "parameters" in weights else ""
+    return f"| Setting | Value |\n|---|---|\n{rows}{params}"
+
+
+def _intended_use(config: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
+    channels = meta.get("channels")
+    names = meta.get("channel_names") or []
+    conv = meta.get("input_convention") or {}
+    lines = []
+    if channels:
+        lines.append(f"- Input: `(batch, height, width, {channels})` images"
+                     + (f", channels in the order {', '.join(names)}" if names else "") + ".")
+    if conv:
+        lines.append(f"- Values: {conv.get('dtype', 'float32')} in {conv.get('value_range', [0, 1])}, "
+                     f"{conv.get('normalization', 'per-channel normalized')}; `msrgan.data.normalize` does "
+                     f"this and `denormalize` maps results back to the input's dtype and range.")
+    if config["class_name"] == "Generator":
+        lines += [
+            f"- Output: {meta.get('scale', '?')}x larger, same channels, linear (clip to [0, 1] before "
+            "denormalizing). The model is fully convolutional: any image size works; tile large images.",
+            "- Intended for: sharpening fast, low-magnification fluorescence acquisitions (e.g. high-content "
+            "screening fields) for viewing and for downstream steps validated on super-resolved images.",
+            "- Limitations: a GAN-trained generator can add plausible detail that is not in the sample. "
+            "Do not measure intensities or count sub-resolution structures on its output without "
+            "validation, and do not use it for diagnosis. Microscopes, stains, magnifications or "
+            "degradations unlike the training data are out of distribution.",
+        ]
+    elif config["class_name"] == "Discriminator":
+        lines.append("- Intended for: continuing or fine-tuning mSRGAN training; its logits are not a quality score.")
+    else:
+        classes = meta.get("class_names")
+        if classes:
+            lines.append(f"- Classes ({len(classes)}): {', '.join(classes)}.")
+        lines.append("- Intended for: content-loss features in mSRGAN training, and as a baseline classifier.")
+    return "\n".join(lines) + "\n"
+
+
+def _training(meta: Mapping[str, Any]) -> str:
+    training = meta.get("training")
+    if not training:
+        return "Not recorded: the model was saved without a training summary.\n"
+    if not isinstance(training, Mapping):
+        return f"{_fmt(training)}\n"
+    rows = "".join(f"| {k} | {_fmt(v)} |\n" for k, v in training.items())
+    return f"| Item | Value |\n|---|---|\n{rows}"
+
+
+def _evaluation(meta: Mapping[str, Any]) -> str:
+    metrics = meta.get("metrics") or {}
+    if not metrics:
+        return "No evaluation recorded.\n"
+    evaluation = meta.get("evaluation") or {}
+    where = ", ".join(f"{k}: {_fmt(v)}" for k, v in evaluation.items()) or "dataset not recorded"
+    rows = "".join(
+        f"| {METRIC_NAMES.get(k, k)} | {_fmt(v)} | {METRIC_CONVENTIONS.get(k, '')} |\n" for k, v in metrics.items()
+    )
+    return f"On {where}.\n\n| Metric | Value | Convention |\n|---|---|---|\n{rows}"
+
+
+def _usage(config: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
+    cls = config["class_name"]
+    call = {
+        "Generator": "sr = keras.ops.convert_to_numpy(model(x[None]))[0]      # (4H, 4W, C) for x4\n"
+                     "result = denormalize(np.clip(sr, 0, 1), norm)           # back to the input's dtype\n",
+        "Discriminator": "logit = model(x[None])                                  # (1, 1) real/fake logit\n",
+        "MiniVGG19": "logits = model(x[None])                                 # (1, num_classes)\n",
+    }.get(cls, "features = model(x[None])                               # list of feature maps\n")
+    if cls == "Generator" and meta.get("scale"):
+        call = call.replace("(4H, 4W, C) for x4", f"({meta['scale']}H, {meta['scale']}W, C)")
+    return (
+        "The same files load on TensorFlow, PyTorch and JAX (Keras 3); pick the backend before Python starts:\n\n"
+        "```bash\n"
+        "pip install \"msrgan[jax]\"          # or msrgan[torch], msrgan[tensorflow]\n"
+        "export KERAS_BACKEND=jax            # or torch, tensorflow: same weights, same outputs\n"
+        "msrgan pull OWNER/NAME -o model/    # optional: a local copy (from_pretrained also caches)\n"
+        "```\n\n"
+        "```python\n"
+        "import numpy as np, keras, zoo, msrgan\n"
+        "from msrgan.data.normalize import normalize, denormalize\n\n"
+        "model = zoo.from_pretrained(\"hf://OWNER/NAME\")        # this repository; or a local folder\n"
+        "x, norm = normalize(image)                             # (H, W, C) image -> float32 in [0, 1]\n"
+        f"{call}"
+        "```\n\n"
+        "Pin a version with `revision=\"<commit sha or tag>\"`. With `HF_HUB_OFFLINE=1` a model loaded "
+        "once before comes from the Hub cache. Loading runs no code from the repository: the class named "
+        "in `config.json` must be one the zoo registers, and the weights are plain safetensors.\n"
+    )
+
+
+def model_card(config: Mapping[str, Any]) -> str:
+    """The full ``README.md`` for an msrgan model folder.
+
+    Args:
+        config: The ``config.json`` content (``zoo.pretrained.build_config`` plus ``weights``).
+
+    Returns:
+        Card text: YAML front matter, then intended use, training data, evaluation, how to load
+        it on each backend, and the architecture.
+    """
+    meta = config.get("metadata") or {}
+    kind = _kind(config["class_name"])
+    name = config.get("zoo_name") or config["class_name"]
+    what = kind["what"].format(scale=meta.get("scale", "?"))
+    versions = config.get("versions") or {}
+    saved_with = ", ".join(f"{k} {v}" for k, v in versions.items())
+    body = (
+        f"# {name}\n\n"
+        f"This is {what}. Class `msrgan.{config['class_name']}`"
+        + (f", x{meta['scale']}" if "scale" in meta else "")
+        + (f", {meta['channels']} channel(s)" if "channels" in meta else "")
+        + f". Saved with {saved_with}.\n\n"
+        "## Intended use\n\n" + _intended_use(config, meta) + "\n"
+        "## Training data\n\n" + _training(meta) + "\n"
+        "## Evaluation\n\n" + _evaluation(meta) + "\n"
+        "## How to use\n\n" + _usage(config, meta) + "\n"
+        "## Architecture\n\n" + _architecture(config) + "\n"
+        "## Files\n\n"
+        "- `config.json`: class, configuration, versions, input convention, training summary, metrics.\n"
+        "- `model.safetensors`: float32 weights keyed by layer path (backend independent).\n"
+        "- `README.md`: this card.\n"
+    )
+    return cards.render(front_matter(config), body)
