@@ -1,0 +1,241 @@
+"""One entry point for every kind of training data: ``load_source(spec)`` -> ``DataSource``.
+
+``spec`` is one of
+
+- ``"synthetic"``: fields from ``msrgan.data.synthetic`` (``count``, ``size``, ``channels``,
+  ``bit_depth`` and ``seed`` apply);
+- a folder of images: the CYTO2017 layout (``NN_<id>.png``, ``NN`` the class id), class
+  subfolders (``<class_name>/<id>.png``), an unlabelled flat folder, or per-channel TIFFs combined by
+  a file-name ``pattern`` (see ``msrgan.data.folders``);
+- a Hugging Face dataset: a local ``save_to_disk`` or parquet folder, or a Hub id ``owner/name``
+  (also written ``hf://owner/name`` or ``hf://datasets/owner/name``); see ``msrgan.data.hf``.
+
+Example:
+    >>> src = load_source("synthetic", count=13, size=64, channels=4, bit_depth=16)
+    >>> len(src), src.channels, src.images[0].dtype, src.class_names[src.labels[2]]
+    (13, 4, dtype('uint16'), 'nucleoli')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclasses.dataclass
+class DataSource:
+    """Images with optional class labels, in their native dtype.
+
+    Attributes:
+        images: list of ``(H, W, C)`` arrays (uint8, uint16 or float), sizes may differ.
+        labels: ``(N,)`` int64 class ids, or ``None`` for unlabelled data.
+        class_names: names of the class ids (``class_names[labels[i]]``).
+        names: one name per image: file name (relative to the folder), or an id.
+        channels: channel count shared by all images.
+        kind: ``"synthetic"``, ``"folder"`` or ``"hf"``.
+        spec: what was loaded (the ``load_source`` spec).
+        skipped: ``(name, reason)`` of unreadable files that were skipped with a warning.
+        info: free-form details of the origin (generator parameters, layout, ...).
+    """
+
+    images: list
+    labels: np.ndarray | None
+    class_names: tuple[str, ...]
+    names: list[str]
+    channels: int
+    kind: str = "folder"
+    spec: str = ""
+    skipped: list = dataclasses.field(default_factory=list)
+    info: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if len(self.images) != len(self.names):
+            raise ValueError(f"{len(self.images)} images but {len(self.names)} names")
+        if self.labels is not None:
+            self.labels = np.asarray(self.labels, dtype=np.int64)
+            if self.labels.shape != (len(self.images),):
+                raise ValueError(f"labels must have shape ({len(self.images)},), got {self.labels.shape}")
+            if len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
+                raise ValueError(f"labels must lie in 0..{len(self.class_names) - 1} (class_names has "
+                                 f"{len(self.class_names)} entries), got {self.labels.min()}..{self.labels.max()}")
+        self.class_names = tuple(self.class_names)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def dtypes(self) -> list[str]:
+        """The distinct image dtypes, e.g. ``["uint16"]``."""
+        return sorted({np.dtype(im.dtype).name for im in self.images})
+
+    def subset(self, indices: Sequence[int]) -> "DataSource":
+        """A new source holding the images at ``indices`` (same class names)."""
+        idx = [int(i) for i in indices]
+        return dataclasses.replace(
+            self,
+            images=[self.images[i] for i in idx],
+            labels=None if self.labels is None else self.labels[idx],
+            names=[self.names[i] for i in idx],
+            skipped=list(self.skipped),
+            info=dict(self.info),
+        )
+
+    def split(self, val_fraction: float = 0.1, *, seed: int = 0) -> tuple["DataSource", "DataSource"]:
+        """Random train/validation split, stratified by class when labelled (every class with at
+        least two images keeps one in each part).
+
+        Returns:
+            ``(train, val)``.
+        """
+        if not 0 < val_fraction < 1:
+            raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction}")
+        rng = np.random.default_rng(seed)
+        n = len(self)
+        groups = [np.arange(n)] if self.labels is None else [np.flatnonzero(self.labels == c)
+                                                            for c in np.unique(self.labels)]
+        val: list[int] = []
+        for g in groups:
+            g = rng.permutation(g)
+            k = int(round(len(g) * val_fraction))
+            k = min(max(k, 1 if len(g) >= 2 else 0), len(g) - 1) if len(g) else 0
+            val.extend(g[:k].tolist())
+        val_set = set(val)
+        train = [i for i in range(n) if i not in val_set]
+        if not train or not val:
+            raise ValueError(f"cannot split {n} image(s) with val_fraction={val_fraction}: one part would be empty")
+        return self.subset(train), self.subset(sorted(val))
+
+
+def _is_hf_folder(path: Path) -> bool:
+    if any((path / f).is_file() for f in ("dataset_info.json", "state.json", "dataset_dict.json")):
+        return True
+    has_parquet = any(path.rglob("*.parquet"))
+    if not has_parquet:
+        return False
+    from msrgan.data.io import is_image_file
+
+    return not any(is_image_file(p) for p in path.rglob("*"))
+
+
+def load_source(
+    spec: str | os.PathLike,
+    *,
+    channels: int | None = None,
+    count: int | None = None,
+    size: int | None = None,
+    seed: int = 0,
+    strict: bool = False,
+    bit_depth: int = 8,
+    pattern: str | None = None,
+    channel_order: Sequence[str] | None = None,
+    split: str = "train",
+    revision: str | None = None,
+    max_per_class: int | None = None,
+    progress: bool | None = None,
+) -> DataSource:
+    """Loads training images from a synthetic generator, a folder or a Hugging Face dataset.
+
+    Args:
+        spec: ``"synthetic"``, a folder path, a Hugging Face dataset folder, or a Hub id ``owner/name``.
+        channels: Expected channel count (1, 3 or 4); synthetic data is drawn with it (default 3), loaded
+            data must have it (a mismatch raises a ValueError naming the file).
+        count: Number of images: synthetic fields to draw (default 130), or the first ``count`` of a
+            folder/dataset (default all).
+        size: Synthetic field size in pixels (default 256); ignored for folders and datasets.
+        seed: Seed of the synthetic fields.
+        strict: Folders only: raise on an unreadable file instead of skipping it with a warning.
+        bit_depth: Synthetic bit depth, 8 or 16.
+        pattern, channel_order: Folders of per-channel TIFFs (see ``msrgan.data.folders.load_folder``).
+        split, revision: Hugging Face datasets: the split and the Hub revision.
+        max_per_class: Keep only the first ``max_per_class`` images of each class (folders read no more).
+        progress: Show a progress bar (default: when the output is a terminal).
+
+    Returns:
+        A ``DataSource``.
+
+    Raises:
+        FileNotFoundError: ``spec`` is neither ``"synthetic"``, an existing folder nor a Hub id.
+        ValueError: bad options, an empty folder, unreadable files with ``strict=True``, channel mismatch.
+
+    Example:
+        >>> load_source("synthetic", count=2, size=32).images[0].shape
+        (32, 32, 3)
+    """
+    if count is not None and (isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1):
+        raise ValueError(f"count must be a positive int, got count={count!r}")
+    if channels is not None:
+        from msrgan.convention import check_channels
+
+        channels = check_channels(channels)
+    src = _load(os.fspath(spec), channels=channels, count=count, size=size, seed=seed, strict=strict,
+                bit_depth=bit_depth, pattern=pattern, channel_order=channel_order, split=split, revision=revision,
+                max_per_class=max_per_class, progress=progress)
+    if max_per_class is not None and src.labels is not None and src.kind != "folder":
+        keep, seen = [], {}
+        for i, y in enumerate(src.labels.tolist()):
+            seen[y] = seen.get(y, 0) + 1
+            if seen[y] <= max_per_class:
+                keep.append(i)
+        src = src.subset(keep)
+    return src
+
+
+def _load(spec_str, *, channels, count, size, seed, strict, bit_depth, pattern, channel_order, split, revision,
+          max_per_class, progress) -> DataSource:
+    if spec_str == "synthetic":
+        return _synthetic(channels=channels or 3, count=count or 130, size=size or 256, seed=seed,
+                          bit_depth=bit_depth, progress=progress)
+    path = Path(spec_str).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(f"{path}: a data source must be a folder (or 'synthetic' or a Hub id), not a file")
+        if _is_hf_folder(path):
+            from msrgan.data.hf import load_hf_source
+
+            return load_hf_source(path, split=split, channels=channels, count=count, revision=revision,
+                                  progress=progress)
+        from msrgan.data.folders import load_folder
+
+        return load_folder(path, channels=channels, strict=strict, pattern=pattern, channel_order=channel_order,
+                           count=count, max_per_class=max_per_class, progress=progress)
+    hub_id = spec_str
+    for prefix in ("hf://datasets/", "hf://"):
+        if hub_id.startswith(prefix):
+            hub_id = hub_id[len(prefix):]
+            break
+    if _HUB_ID.match(hub_id) and not spec_str.startswith((".", "/", "~")):
+        from msrgan.data.hf import load_hf_source
+
+        return load_hf_source(hub_id, split=split, channels=channels, count=count, revision=revision,
+                              progress=progress)
+    raise FileNotFoundError(f"data source {spec_str!r} is not 'synthetic', an existing folder, or a Hub dataset "
+                            "id 'owner/name'")
+
+
+def _synthetic(*, channels: int, count: int, size, seed: int, bit_depth: int, progress) -> DataSource:
+    from tqdm.auto import tqdm
+
+    from msrgan.data.synthetic import CLASS_NAMES, iter_fields
+
+    images, labels = [], []
+    it = iter_fields(count, seed=seed, size=size, channels=channels, bit_depth=bit_depth)
+    for img, y in tqdm(it, total=count, desc="synthesizing fields", unit="field", disable=_no_bar(progress)):
+        images.append(img)
+        labels.append(y)
+    return DataSource(images=images, labels=np.asarray(labels, np.int64), class_names=CLASS_NAMES,
+                      names=[f"synthetic-{seed}-{i:06d}" for i in range(count)], channels=channels,
+                      kind="synthetic", spec="synthetic",
+                      info={"generator": "msrgan.data.synthetic", "seed": seed, "size": size,
+                            "channels": channels, "bit_depth": bit_depth, "count": count})
+
+
+def _no_bar(progress: bool | None):
+    """tqdm's ``disable``: None hides the bar when the output is not a terminal."""
+    return None if progress is None else not progress
