@@ -1,0 +1,229 @@
+"""``msrgan data``: make, look at and publish datasets.
+
+- ``msrgan data synth --count N --size S --channels C --bit-depth 8|16 --seed K --out DIR``: synthetic HCS
+  fields, one file per field in the CYTO2017 layout (``NN_<index>.png``, NN = class id; 4-channel
+  fields as ``.tif``), plus ``metadata.csv``.
+- ``msrgan data show SOURCE -o sheet.png``: a contact sheet, one labelled row per class.
+- ``msrgan data push SOURCE --repo OWNER/NAME``: a Hugging Face dataset with a dataset card.
+
+``SOURCE`` is anything ``msrgan.data.load_source`` reads: a folder (CYTO2017 layout, class subfolders,
+or per-channel files with ``--pattern``), a Hugging Face dataset folder or Hub id, or ``synthetic``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+_SYNTH_COLUMNS = ("file_name", "label", "class_name", "index", "seed", "size", "channels", "bit_depth", "generator")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("data", help="make (synth), look at (show) and publish (push) datasets",
+                       description="Make synthetic datasets (synth), look at a dataset (show), publish one to the "
+                                   "Hugging Face Hub (push).")
+    dsub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+    s = dsub.add_parser("synth", help="write synthetic HCS fields (CYTO2017 layout) and metadata.csv")
+    s.add_argument("--count", type=int, default=130, help="number of fields (default 130, 10 per class)")
+    s.add_argument("--size", type=int, default=256, help="field side in pixels (default 256)")
+    s.add_argument("--channels", type=int, default=3, choices=(1, 3, 4),
+                   help="1 (protein), 3 (RGB merge: microtubules, protein, nucleus) or 4 (nucleus, microtubules, "
+                        "ER, protein); default 3")
+    s.add_argument("--bit-depth", type=int, default=8, choices=(8, 16), help="8 or 16 (default 8)")
+    s.add_argument("--seed", type=int, default=0, help="seed (default 0); same seed, same bytes")
+    s.add_argument("--unbalanced", action="store_true", help="draw each class at random instead of cycling")
+    s.add_argument("--format", choices=("auto", "png", "tif"), default="auto",
+                   help="file type: auto = PNG for 1/3 channels, TIFF for 4 (default auto)")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty folder")
+    s.set_defaults(func=run_synth)
+
+    sh = dsub.add_parser("show", help="contact sheet: one labelled row of example fields per class")
+    sh.add_argument("source", help="folder, Hugging Face dataset (folder or OWNER/NAME), or 'synthetic'")
+    sh.add_argument("-o", "--output", required=True, help="sheet file (.png or .jpg)")
+    sh.add_argument("--per-class", type=int, default=6, help="fields per row (default 6)")
+    sh.add_argument("--tile", type=int, default=96, help="tile side in pixels (default 96)")
+    sh.add_argument("--colors", type=int, default=None,
+                    help="store the PNG with an adaptive palette of this many colours (smaller file)")
+    sh.add_argument("--title", default=None, help="header line (default: describes the images)")
+    sh.add_argument("--overwrite", action="store_true", help="replace an existing sheet file")
+    _source_options(sh)
+    sh.set_defaults(func=run_show)
+
+    pu = dsub.add_parser("push", help="publish a folder or dataset to the Hugging Face Hub with a dataset card")
+    pu.add_argument("source", help="folder, Hugging Face dataset folder, or 'synthetic'")
+    pu.add_argument("--repo", required=True, help="OWNER/NAME of the dataset repository")
+    pu.add_argument("--license", default="cc-by-4.0", help="license id for the card (default cc-by-4.0)")
+    pu.add_argument("--private", action="store_true", help="create a private repository")
+    pu.add_argument("--revision", default=None, help="branch to push to (default main)")
+    pu.add_argument("--message", default=None, help="commit message")
+    pu.add_argument("--image-format", choices=("auto", "png", "tiff"), default="auto",
+                    help="how images are stored (default auto: PNG for 1/3 channels, TIFF for 4; both exact)")
+    _source_options(pu)
+    pu.set_defaults(func=run_push)
+
+
+def _source_options(p) -> None:
+    p.add_argument("--strict", action="store_true", help="fail on an unreadable file instead of skipping it")
+    p.add_argument("--channels", type=int, default=None, choices=(1, 3, 4), help="expected channel count")
+    p.add_argument("--pattern", default=None,
+                   help="per-channel files: name pattern with {id}, {channel} and {label} or {class}, "
+                        "e.g. '{label}_{id}_{channel}.tif'")
+    p.add_argument("--channel-order", default=None,
+                   help="per-channel files: comma-separated channel tokens in stacking order, e.g. dapi,tub,er,prot")
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def run_synth(args) -> int:
+    import csv
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    import msrgan
+    from msrgan.data.io import is_image_file, write_image
+    from msrgan.data.synthetic import CLASS_NAMES, iter_fields
+
+    if args.count < 1:
+        raise ValueError(f"--count must be at least 1, got {args.count}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not args.overwrite:
+            raise FileExistsError(f"--out {out} is not empty; pass --overwrite to write into it")
+        _remove_previous_synth(out)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = {"png": ".png", "tif": ".tif"}.get(args.format, ".tif" if args.channels == 4 else ".png")
+    digits = max(6, len(str(args.count - 1)))
+    rows = []
+    fields = iter_fields(args.count, seed=args.seed, size=args.size, channels=args.channels,
+                         bit_depth=args.bit_depth, balanced=not args.unbalanced)
+    for i, (image, label) in enumerate(tqdm(fields, total=args.count, desc="synthesizing", unit="field")):
+        name = f"{label:02d}_{i:0{digits}d}{suffix}"
+        write_image(out / name, image, overwrite=True)
+        rows.append({"file_name": name, "label": label, "class_name": CLASS_NAMES[label], "index": i,
+                     "seed": args.seed, "size": args.size, "channels": args.channels, "bit_depth": args.bit_depth,
+                     "generator": f"msrgan.data.synthetic (msrgan {msrgan.__version__})"})
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=".metadata.", suffix=".csv")
+    with os.fdopen(fd, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=_SYNTH_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, out / "metadata.csv")
+    written = {r["file_name"] for r in rows}
+    others = [p.name for p in out.iterdir() if is_image_file(p) and not p.name.startswith(".") and p.name not in written]
+    if others:
+        print(f"warning: {out} also holds {len(others)} other image file(s) (e.g. {others[0]}) that loaders will "
+              "read with these", file=sys.stderr)
+    print(f"wrote {len(rows)} fields ({args.size}x{args.size}, {args.channels} channel(s), {args.bit_depth}-bit) "
+          f"and metadata.csv to {out}")
+    return 0
+
+
+def _remove_previous_synth(out) -> None:
+    """With --overwrite: delete the fields a previous ``data synth`` listed in metadata.csv (nothing else)."""
+    import csv
+
+    meta = out / "metadata.csv"
+    if not meta.is_file():
+        return
+    with open(meta, newline="") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or "file_name" not in reader.fieldnames or "generator" not in reader.fieldnames:
+            return
+        names = [r["file_name"] for r in reader if r.get("generator", "").startswith("msrgan.data.synthetic")]
+    for name in names:
+        p = out / name
+        if p.parent == out and p.is_file():
+            p.unlink()
+    meta.unlink()
+
+
+def _load(args, **kwargs):
+    """load_source with the command's source options; warnings are printed as 'warning: ...'."""
+    import warnings
+
+    from msrgan.data import load_source
+
+    order = [t.strip() for t in args.channel_order.split(",")] if args.channel_order else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        src = load_source(args.source, channels=args.channels, strict=args.strict, pattern=args.pattern,
+                          channel_order=order, progress=True, **kwargs)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+    if src.skipped:
+        print(f"warning: skipped {len(src.skipped)} unreadable file(s): "
+              f"{', '.join(n for n, _ in src.skipped[:5])}{' ...' if len(src.skipped) > 5 else ''} "
+              "(use --strict to fail instead)", file=sys.stderr)
+    return src
+
+
+def run_show(args) -> int:
+    from pathlib import Path
+
+    from msrgan.data.sheet import save_contact_sheet
+
+    if args.per_class < 1:
+        raise ValueError(f"--per-class must be at least 1, got {args.per_class}")
+    out = Path(args.output)
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    src = _load(args, max_per_class=args.per_class)
+    name = Path(args.source).name if args.source != "synthetic" else "synthetic"
+    save_contact_sheet(out, src.images, src.labels, src.class_names or None, per_class=args.per_class,
+                       tile=args.tile, title=args.title, source=name, colors=args.colors, overwrite=args.overwrite)
+    print(f"wrote {out} ({len(src)} field(s) shown)")
+    return 0
+
+
+def run_push(args) -> int:
+    from msrgan.data.hf import push_dataset, to_hf_dataset
+
+    src = _load(args)
+    generation, channel_names, tags = _describe(args.source, src)
+    ds = to_hf_dataset(src.images, src.labels, class_names=src.class_names or None, names=src.names,
+                       image_format=args.image_format, progress=True)
+    url = push_dataset(ds, args.repo, license=args.license, generation=generation, channel_names=channel_names,
+                       tags=tags, private=args.private or None, revision=args.revision, commit_message=args.message)
+    print(f"pushed {len(ds)} image(s) to {url}")
+    return 0
+
+
+def _describe(spec: str, src):
+    """(generation text, channel names, extra tags) for the dataset card."""
+    import csv
+    from pathlib import Path
+
+    import msrgan
+    from msrgan.convention import CHANNEL_LAYOUTS
+    from msrgan.data.synthetic import CHANNEL_NAMES_1, CHANNEL_NAMES_3, CHANNEL_NAMES_4
+
+    meta = Path(spec) / "metadata.csv" if src.kind == "folder" else None
+    row = None
+    if meta is not None and meta.is_file():
+        with open(meta, newline="") as f:
+            row = next(csv.DictReader(f), None)
+    if src.kind == "synthetic" or (row and row.get("generator", "").startswith("msrgan.data.synthetic")):
+        p = src.info if src.kind == "synthetic" else row
+        cmd = (f"msrgan data synth --count {len(src)} --size {p['size']} --channels {p['channels']} "
+               f"--bit-depth {p['bit_depth']} --seed {p['seed']}")
+        text = (f"Synthetic fluorescence high-content-screening fields, drawn with `{cmd}` (msrgan "
+                f"{msrgan.__version__}): a seeded procedural generator (`msrgan.data.synthetic`) of Human Protein "
+                "Atlas-like fields of view with 13 protein-localization classes, Gaussian PSF blur, uneven "
+                "illumination and Poisson-Gaussian camera noise. The same command gives the same bytes.")
+        names = {1: CHANNEL_NAMES_1, 3: CHANNEL_NAMES_3, 4: CHANNEL_NAMES_4}[src.channels]
+        return text, list(names), ["synthetic"]
+    layout = src.info.get("layout", src.kind)
+    text = (f"Images loaded from `{Path(spec).name}` ({layout} layout) with `msrgan data push` (msrgan "
+            f"{msrgan.__version__}); pixel values are stored unchanged.")
+    if src.skipped:
+        text += f" {len(src.skipped)} unreadable file(s) were left out."
+    return text, list(CHANNEL_LAYOUTS[src.channels]), []
