@@ -115,6 +115,9 @@ def run_synth(args) -> int:
         w = csv.DictWriter(f, fieldnames=_SYNTH_COLUMNS)
         w.writeheader()
         w.writerows(rows)
+    from msrgan.data.sheet import _default_mode
+
+    _default_mode(tmp)
     os.replace(tmp, out / "metadata.csv")
     written = {r["file_name"] for r in rows}
     others = [p.name for p in out.iterdir() if is_image_file(p) and not p.name.startswith(".") and p.name not in written]

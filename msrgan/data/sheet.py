@@ -184,6 +184,13 @@ def _legend_width(c, font, text_w, fsize) -> int:
     return sum(fsize + 4 + text_w(t, font) + 16 for _, t in LEGEND[c])
 
 
+def _default_mode(path: str) -> None:
+    """mkstemp makes files private (0600); give the file the mode a plain ``open`` would (umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def save_contact_sheet(path: str | os.PathLike, images, labels=None, class_names=None, *, overwrite: bool = False,
                        colors: int | None = None, **kwargs) -> Path:
     """Draws ``contact_sheet(images, labels, class_names, **kwargs)`` and writes it (PNG or JPEG) atomically.
@@ -222,6 +229,7 @@ def save_contact_sheet(path: str | os.PathLike, images, labels=None, class_names
             sheet.save(tmp, format="PNG", optimize=True)
         else:
             sheet.save(tmp, format="JPEG", quality=90)
+        _default_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
