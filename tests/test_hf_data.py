@@ -125,3 +125,8 @@ def test_push_dataset_to_the_local_hub_with_a_card(local_hub, tmp_path):
         assert got.dtype == np.uint16 and np.array_equal(got, want)
     src = load_source(repo_id)  # the Hub id path of load_source
     assert all(np.array_equal(a, b) for a, b in zip(src.images, images))
+
+
+def test_missing_hub_dataset_is_a_file_not_found_error(local_hub):
+    with pytest.raises(FileNotFoundError, match="user/no-such-dataset"):
+        load_source("user/no-such-dataset")

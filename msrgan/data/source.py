@@ -211,10 +211,21 @@ def _load(spec_str, *, channels, count, size, seed, strict, bit_depth, pattern, 
             hub_id = hub_id[len(prefix):]
             break
     if _HUB_ID.match(hub_id) and not spec_str.startswith((".", "/", "~")):
+        from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
         from msrgan.data.hf import load_hf_source
 
-        return load_hf_source(hub_id, split=split, channels=channels, count=count, revision=revision,
-                              progress=progress)
+        try:
+            from datasets.exceptions import DatasetNotFoundError
+        except ImportError:  # pragma: no cover - older datasets
+            DatasetNotFoundError = RepositoryNotFoundError
+        try:
+            return load_hf_source(hub_id, split=split, channels=channels, count=count, revision=revision,
+                                  progress=progress)
+        except (DatasetNotFoundError, RepositoryNotFoundError, RevisionNotFoundError) as exc:
+            raise FileNotFoundError(f"data source {spec_str!r} is not an existing folder, and the Hub has no dataset "
+                                    f"{hub_id!r}{f' at revision {revision!r}' if revision else ''} "
+                                    f"({type(exc).__name__})") from None
     raise FileNotFoundError(f"data source {spec_str!r} is not 'synthetic', an existing folder, or a Hub dataset "
                             "id 'owner/name'")
 
