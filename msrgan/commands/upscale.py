@@ -1,0 +1,138 @@
+"""``msrgan upscale``: super-resolve image files (any size; tiled, dtype kept) with a pretrained model."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+GLOB_CHARS = set("*?[")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "upscale",
+        help="super-resolve images (files, folders or globs) with a pretrained generator",
+        description="Upscales each INPUT (a file, a folder of images, or a quoted glob) with the generator "
+                    "SOURCE and writes <name>_x<scale><suffix> into OUT. Any size works: the image runs "
+                    "through overlapping, blended tiles; the output keeps the input's dtype (8/16-bit, "
+                    "float32). TIFF outputs are streamed into a tiled TIFF without holding the whole result. "
+                    "Inputs are never overwritten; each output is written to a temporary file and renamed.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image file, folder, or glob (PNG, JPEG, TIFF)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output folder (created); a file name with an image suffix when there is one input")
+    p.add_argument("--model", required=True, metavar="SOURCE",
+                   help="pretrained generator: local folder, hf://owner/name or owner/name")
+    p.add_argument("--tile", type=int, default=None, help="model input tile side in LR pixels (default 256)")
+    p.add_argument("--overlap", type=int, default=None,
+                   help="per-side tile context in LR pixels (default: the model's receptive margin)")
+    p.add_argument("--batch-size", type=int, default=4, help="tiles per model call (default 4)")
+    p.add_argument("--channels", default=None, metavar="I,J,K",
+                   help="input channel indices fed to the model, e.g. 2,1,0 or 1,3,0 (4-channel into RGB)")
+    p.add_argument("--normalization", default="percentile", choices=("percentile", "range", "none"),
+                   help="intensity mapping to the model's [0, 1] (default: per-channel 2/99.8 percentiles)")
+    p.add_argument("--suffix", default=None, choices=(".tif", ".tiff", ".png", ".jpg", ".jpeg"),
+                   help="output format (default: the input's)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
+    p.set_defaults(func=run)
+
+
+def expand_inputs(specs) -> list[Path]:
+    """Files named by ``specs``: files as given, folders' image files (sorted), glob matches (sorted).
+
+    Raises:
+        FileNotFoundError: a path that does not exist, or a glob or folder without images.
+        ValueError: an explicitly named file with an unsupported type.
+    """
+    from msrgan.data.io import IMAGE_SUFFIXES, is_image_file
+
+    files: list[Path] = []
+    for spec in specs:
+        path = Path(spec).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p) and not p.name.startswith("."))
+            if not found:
+                raise FileNotFoundError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+            files.extend(found)
+        elif path.is_file():
+            if not is_image_file(path):
+                raise ValueError(f"{path}: unsupported image type {path.suffix!r}; use one of {', '.join(IMAGE_SUFFIXES)}")
+            files.append(path)
+        elif GLOB_CHARS & set(str(spec)):
+            found = sorted(Path(p) for p in glob.glob(os.path.expanduser(str(spec)))
+                           if Path(p).is_file() and is_image_file(p))
+            if not found:
+                raise FileNotFoundError(f"{spec}: the pattern matches no image files")
+            files.extend(found)
+        else:
+            raise FileNotFoundError(f"No such file or folder: {path}")
+    unique, seen = [], set()
+    for f in files:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+def plan_outputs(inputs: list[Path], output: str, scale: int, suffix: str | None, overwrite: bool) -> list[Path]:
+    """One output path per input; checks collisions before any work is done."""
+    from msrgan.data.io import is_image_file
+
+    out = Path(output).expanduser()
+    if is_image_file(out) and not out.is_dir():
+        if len(inputs) != 1:
+            raise ValueError(f"-o {out} names one file but there are {len(inputs)} inputs; give a folder")
+        targets = [out]
+    else:
+        if out.exists() and not out.is_dir():
+            raise FileExistsError(f"{out} exists and is not a folder")
+        targets = [out / f"{p.stem}_x{scale}{(suffix or p.suffix).lower()}" for p in inputs]
+    inputs_resolved = {p.resolve() for p in inputs}
+    seen = {}
+    for src, dst in zip(inputs, targets):
+        if dst.resolve() in inputs_resolved:
+            raise ValueError(f"{dst} is an input file; inputs are never overwritten, choose another output")
+        if dst.resolve() in seen:
+            raise ValueError(f"{src} and {seen[dst.resolve()]} would both be written to {dst}")
+        seen[dst.resolve()] = src
+        if dst.exists() and not overwrite:
+            raise FileExistsError(f"{dst} exists; pass --overwrite to replace it")
+    return targets
+
+
+def upscale_file(src: Path, dst: Path, model, *, tile=None, overlap=None, batch_size=4, channels_map=None,
+                 normalization="percentile", overwrite=False, progress=False) -> Path:
+    """Reads ``src``, upscales it and writes ``dst`` atomically (TIFF: streamed tiled TIFF)."""
+    from msrgan.data.io import read_image, write_image
+    from msrgan.inference import upscale, upscale_to_tiff
+
+    image = read_image(src)
+    kwargs = dict(tile=tile, overlap=overlap, batch_size=batch_size, channels_map=channels_map,
+                  normalization=normalization, progress=progress, name=str(src))
+    if dst.suffix.lower() in (".tif", ".tiff"):
+        return upscale_to_tiff(image, model, dst, overwrite=overwrite, **kwargs)
+    result = upscale(image, model, **kwargs)
+    return write_image(dst, result, overwrite=overwrite)
+
+
+def run(args) -> int:
+    from tqdm.auto import tqdm
+
+    from msrgan.inference import load_generator
+
+    inputs = expand_inputs(args.inputs)
+    model = load_generator(args.model)
+    targets = plan_outputs(inputs, args.output, int(model.scale), args.suffix, args.overwrite)
+    channels_map = None
+    if args.channels is not None:
+        from msrgan.inference import parse_channels_map
+
+        channels_map = parse_channels_map(args.channels)
+    for src, dst in tqdm(list(zip(inputs, targets)), desc="upscaling", unit="image", disable=len(inputs) < 2):
+        upscale_file(src, dst, model, tile=args.tile, overlap=args.overlap, batch_size=args.batch_size,
+                     channels_map=channels_map, normalization=args.normalization, overwrite=args.overwrite,
+                     progress=True)
+        tqdm.write(f"{src} -> {dst}")
+    return 0
