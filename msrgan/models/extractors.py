@@ -148,6 +148,10 @@ class ImageNetVGG19Features(FeatureExtractor):
         return {"name": self.name, "layers": list(self.layer_names), "weights": self.weights_source,
                 "channels": self.channels}
 
+    def get_pretrained_config(self):
+        """The config stored with published weights: the weights come from the file, not ImageNet."""
+        return {**self.get_config(), "weights": None}
+
     @classmethod
     def from_config(cls, config):
         return cls(**config)
