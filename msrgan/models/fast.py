@@ -1,0 +1,316 @@
+"""Inference-only fast path for a trained :class:`~msrgan.models.Generator`.
+
+``FastGenerator(generator)`` computes the same function as ``generator(x, training=False)``
+(within 1e-4 for [0, 1] images) but faster, on every Keras backend:
+
+- **BatchNorm folded** into the convolution before it (inference statistics are constants:
+  ``W' = W * gamma / sqrt(var + eps)``, ``b' = (b - mean) * gamma / sqrt(var + eps) + beta``,
+  computed once in float64), so a residual block is conv, PReLU, conv, add.
+- **No layout transposes per layer.** On the torch backend the whole network runs channels-first
+  (``keras.ops.conv(..., data_format="channels_first")``, torch's own layout, so Keras adds no
+  per-layer permutes), converting NHWC <-> NCHW once at the ends. The transposed NHWC input is a
+  channels-first view whose memory is channels-last, which torch's oneDNN convolutions keep from
+  layer to layer (the kernels are laid out to match); around ``depth_to_space`` the x2 stages
+  transpose to channels-last and back, free views on torch that keep the model's channel order.
+  JAX and TensorFlow run channels-last (XLA and TensorFlow's CPU kernels want NHWC).
+- **PReLU in two passes** (``maximum(y, a * y)``) when every slope is in [0, 1], else the general
+  three-pass form; both give the model's values exactly.
+- **Compiled**: ``jax.jit`` on JAX, ``tf.function(jit_compile=True)`` (XLA) on TensorFlow and
+  ``torch.compile`` (Inductor) on torch, once per input shape. The first call for a shape pays the
+  compile; :attr:`FastGenerator.compile_seconds` reports it. torch.compile keeps its compiled code
+  in Inductor's on-disk cache (``TORCHINDUCTOR_CACHE_DIR``, by default under the temp folder), so a
+  later process compiles the same shape faster.
+
+The network itself is written with ``keras.ops`` only (:func:`generator_forward`). The compile
+wrappers in :func:`_compile` (and torch's ``inference_mode`` in :func:`_eager`) are the only
+backend-specific code here: each backend has its own compiler, and Keras has no public "compile
+this function" API for a stateless inference function.
+
+Example:
+    >>> import numpy as np
+    >>> from msrgan.models import Generator
+    >>> g = Generator(num_blocks=2, filters=16, channels=1, scale=2)
+    >>> x = np.random.rand(1, 24, 20, 1).astype("float32")
+    >>> _ = g(x)  # built (or trained, or loaded with from_pretrained)
+    >>> fast = FastGenerator(g, jit=False)
+    >>> bool(np.abs(fast.predict(x) - np.asarray(g(x, training=False))).max() < 1e-4)
+    True
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import keras
+from keras import ops
+
+from msrgan.convention import check_image_batch
+
+__all__ = ["FastGenerator", "fast_generator", "fold_batch_norm", "generator_forward", "generator_params",
+           "slopes_in_unit_interval"]
+
+_DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def fold_batch_norm(kernel, bias, bn) -> tuple[np.ndarray, np.ndarray]:
+    """Folds an inference-mode BatchNormalization into the convolution that feeds it.
+
+    Args:
+        kernel: Conv kernel ``(kh, kw, in, out)`` (numpy or backend tensor).
+        bias: Conv bias ``(out,)`` or None.
+        bn: A built ``keras.layers.BatchNormalization`` over the last axis, or None (no folding).
+
+    Returns:
+        ``(kernel, bias)`` float32 numpy arrays such that ``conv(x, kernel) + bias`` equals
+        ``bn(conv(x, kernel_in) + bias_in, training=False)``.
+
+    Example:
+        >>> import keras
+        >>> bn = keras.layers.BatchNormalization(); bn.build((None, 4, 4, 2))
+        >>> k, b = fold_batch_norm(np.ones((3, 3, 1, 2), "float32"), None, bn)
+        >>> k.shape, b.shape
+        ((3, 3, 1, 2), (2,))
+    """
+    kernel = np.asarray(ops.convert_to_numpy(kernel), dtype=np.float64)
+    out = kernel.shape[-1]
+    bias = np.zeros(out) if bias is None else np.asarray(ops.convert_to_numpy(bias), dtype=np.float64)
+    if bn is None:
+        return kernel.astype(np.float32), bias.astype(np.float32)
+    if bn.axis not in (-1, kernel.ndim - 1):
+        raise ValueError(f"fold_batch_norm: BatchNormalization {bn.name!r} must normalize the last axis, "
+                         f"got axis={bn.axis}")
+
+    def value(v, default):
+        return default if v is None else np.asarray(ops.convert_to_numpy(v), dtype=np.float64)
+
+    gamma = value(bn.gamma if bn.scale else None, np.ones(out))
+    beta = value(bn.beta if bn.center else None, np.zeros(out))
+    mean = value(bn.moving_mean, None)
+    var = value(bn.moving_variance, None)
+    s = gamma / np.sqrt(var + bn.epsilon)
+    return (kernel * s).astype(np.float32), ((bias - mean) * s + beta).astype(np.float32)
+
+
+def generator_params(generator, data_format: str = "channels_last") -> dict:
+    """The generator's inference weights, BatchNorm folded, as a nest of backend tensors.
+
+    Args:
+        generator: A built ``msrgan.models.Generator`` (call it once, or load trained weights).
+        data_format: Layout :func:`generator_forward` will run in; ``"channels_first"`` permutes the
+            sub-pixel convolutions' output channels and shapes biases and PReLU slopes ``(C, 1, 1)``.
+
+    Returns:
+        ``{"head": (kernel, bias, alpha), "blocks": [(k1, b1, alpha, k2, b2), ...],
+        "body": (kernel, bias), "up": [(kernel, bias, alpha), ...], "tail": (kernel, bias)}``.
+    """
+    if data_format not in _DATA_FORMATS:
+        raise ValueError(f"data_format must be one of {_DATA_FORMATS}, got {data_format!r}")
+    if not generator.built:
+        raise ValueError(f"generator {generator.name!r} is not built: call it on a batch or load its weights first")
+    cf = data_format == "channels_first"
+
+    def vec(v):  # bias or PReLU slope, broadcastable against the activations
+        v = np.asarray(v, np.float32).reshape(-1)
+        return ops.convert_to_tensor(v.reshape(-1, 1, 1) if cf else v)
+
+    def conv(layer, bn=None):
+        k, b = fold_batch_norm(layer.kernel, layer.bias if layer.use_bias else None, bn)
+        if not cf:
+            return ops.convert_to_tensor(k), vec(b)
+        # The (kh, kw, in, out) kernel as a view of an (out, kh, kw, in) array: what keras.ops.conv
+        # hands to torch is then a channels-last weight, like the activations (no per-call reorder).
+        return ops.transpose(ops.convert_to_tensor(np.ascontiguousarray(k.transpose(3, 0, 1, 2))), (1, 2, 3, 0)), vec(b)
+
+    def alpha(prelu):
+        return vec(ops.convert_to_numpy(prelu.alpha))
+
+    g = generator
+    params = {"head": (*conv(g.head), alpha(g.head_act)), "blocks": [], "up": []}
+    for block in g.blocks:
+        params["blocks"].append((*conv(block.conv1, block.bn1), alpha(block.act), *conv(block.conv2, block.bn2)))
+    params["body"] = conv(g.body_conv, g.body_bn)
+    for up_conv, _, act in g.upsamplers:
+        params["up"].append((*conv(up_conv), alpha(act)))
+    params["tail"] = conv(g.tail)
+    return params
+
+
+def generator_forward(params: dict, x, data_format: str = "channels_last", *, unit_slopes: bool = False):
+    """The generator's inference function over :func:`generator_params` (``keras.ops`` only).
+
+    Args:
+        params: From :func:`generator_params` with the same ``data_format``.
+        x: Low-resolution batch, channels-last ``(B, h, w, C)`` float32.
+        data_format: Layout of the computation; input and output are channels-last either way.
+        unit_slopes: Every PReLU slope is in [0, 1] (see :func:`slopes_in_unit_interval`), so
+            ``prelu(y) = maximum(y, a * y)``: two elementwise passes instead of three, same values.
+
+    Returns:
+        The ``(B, h * scale, w * scale, C)`` output, a backend tensor.
+    """
+    cf = data_format == "channels_first"
+
+    def conv(y, kernel, bias):
+        return ops.conv(y, kernel, padding="same", data_format=data_format) + bias
+
+    def prelu(y, a):
+        return ops.maximum(y, a * y) if unit_slopes else ops.where(y >= 0, y, a * y)
+
+    def depth_to_space(y):
+        if not cf:
+            return ops.depth_to_space(y, 2)
+        # Channels-last depth_to_space between two transposes: the model's channel order, and on
+        # torch (whose channels-first tensors here are stored channels-last) both transposes are
+        # free views, so the result stays channels-last in memory for the convolution after it.
+        return ops.transpose(ops.depth_to_space(ops.transpose(y, (0, 2, 3, 1)), 2), (0, 3, 1, 2))
+
+    if cf:
+        x = ops.transpose(x, (0, 3, 1, 2))
+    feat = prelu(conv(x, *params["head"][:2]), params["head"][2])
+    y = feat
+    for k1, b1, a, k2, b2 in params["blocks"]:
+        y = y + conv(prelu(conv(y, k1, b1), a), k2, b2)
+    y = conv(y, *params["body"]) + feat
+    for k, b, a in params["up"]:
+        y = prelu(depth_to_space(conv(y, k, b)), a)
+    y = conv(y, *params["tail"])
+    return ops.transpose(y, (0, 2, 3, 1)) if cf else y
+
+
+def slopes_in_unit_interval(generator) -> bool:
+    """Whether every PReLU slope of ``generator`` lies in [0, 1] (true of trained SRGANs in practice)."""
+    prelus = [generator.head_act] + [b.act for b in generator.blocks] + [act for _, _, act in generator.upsamplers]
+    for layer in prelus:
+        a = np.asarray(ops.convert_to_numpy(layer.alpha))
+        if a.size and (a.min() < 0 or a.max() > 1):
+            return False
+    return True
+
+
+def _compile(fn):
+    """Compiles ``fn(params, x)`` with the backend's own compiler (the only backend-specific code here)."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=True, reduce_retracing=False)
+    if backend == "torch":
+        import torch
+
+        compiled = torch.compile(fn, dynamic=False)
+
+        def run(params, x):
+            with torch.inference_mode():
+                return compiled(params, x)
+
+        return run
+    return fn
+
+
+def _eager(fn):
+    if keras.backend.backend() == "torch":
+        import torch
+
+        def run(params, x):
+            with torch.inference_mode():
+                return fn(params, x)
+
+        return run
+    return fn
+
+
+class FastGenerator:
+    """Inference-only, BatchNorm-folded, compiled copy of a trained ``Generator``.
+
+    The weights are copied when it is built: rebuild it after further training.
+
+    Args:
+        generator: A built ``msrgan.models.Generator``.
+        jit: Compile with the backend's compiler (``jax.jit`` / XLA ``tf.function`` / ``torch.compile``).
+            Eager otherwise (still folded and transpose-free).
+        data_format: ``"auto"`` (channels-first on torch, channels-last elsewhere), ``"channels_last"``
+            or ``"channels_first"``.
+
+    Attributes:
+        scale, channels: Those of the generator.
+        data_format: The layout actually used.
+        compile_seconds: ``{input shape: seconds}`` spent compiling (first call per shape).
+
+    Example:
+        >>> import numpy as np, zoo
+        >>> g = zoo.from_pretrained("runs/msrgan-x4")  # doctest: +SKIP
+        >>> fast = FastGenerator(g)  # compiles on the first call for each input shape
+        >>> fast.predict(np.zeros((2, 128, 128, 3), "float32")).shape  # doctest: +SKIP
+        (2, 512, 512, 3)
+        >>> fast.compile_seconds  # doctest: +SKIP
+        {(2, 128, 128, 3): 1.3}
+    """
+
+    def __init__(self, generator, *, jit: bool = True, data_format: str = "auto"):
+        if data_format == "auto":
+            data_format = "channels_first" if keras.backend.backend() == "torch" else "channels_last"
+        if data_format not in _DATA_FORMATS:
+            raise ValueError(f"data_format must be 'auto' or one of {_DATA_FORMATS}, got {data_format!r}")
+        if data_format == "channels_first" and not jit and keras.backend.backend() == "tensorflow":
+            raise ValueError("data_format='channels_first' needs jit=True on the TensorFlow backend "
+                             "(TensorFlow's eager CPU convolution only supports channels_last)")
+        self.data_format = data_format
+        self.scale = generator.scale
+        self.channels = generator.channels
+        self.jit = bool(jit)
+        self.params = generator_params(generator, data_format)
+        self.unit_slopes = slopes_in_unit_interval(generator)
+        self.compile_seconds: dict[tuple, float] = {}
+
+        fmt, unit = data_format, self.unit_slopes
+
+        def forward(params, x):
+            return generator_forward(params, x, fmt, unit_slopes=unit)
+
+        self._fn = _compile(forward) if self.jit else _eager(forward)
+
+    def __call__(self, lr):
+        """Upscales a channels-last float32 batch ``(B, h, w, C)``; returns a backend tensor."""
+        check_image_batch(lr, self.channels, name="FastGenerator input")
+        x = ops.convert_to_tensor(lr, dtype="float32")
+        shape = tuple(int(d) for d in x.shape)
+        if self.jit and shape not in self.compile_seconds:
+            start = time.perf_counter()
+            y = self._fn(self.params, x)
+            _block(y)
+            self.compile_seconds[shape] = time.perf_counter() - start
+            return y
+        return self._fn(self.params, x)
+
+    def predict(self, lr) -> np.ndarray:
+        """Like ``__call__`` but returns a numpy array.
+
+        Args:
+            lr: Channels-last float32 batch ``(B, h, w, C)`` (numpy or backend tensor).
+
+        Returns:
+            ``(B, h * scale, w * scale, C)`` float32 numpy array.
+        """
+        return np.asarray(ops.convert_to_numpy(self(lr)))
+
+
+def _block(y) -> None:
+    """Waits for an asynchronously dispatched result (JAX), so timings are honest."""
+    if hasattr(y, "block_until_ready"):
+        y.block_until_ready()
+
+
+def fast_generator(generator, **kwargs) -> FastGenerator:
+    """Shorthand for :class:`FastGenerator` ``(generator, **kwargs)``.
+
+    Example:
+        >>> fast = fast_generator(trained_generator)  # doctest: +SKIP
+        >>> hr = fast.predict(lr_batch)  # doctest: +SKIP
+    """
+    return FastGenerator(generator, **kwargs)

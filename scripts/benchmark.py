@@ -1,0 +1,431 @@
+"""Speed of msrgan on this machine, per Keras backend, against native PyTorch, measured in one run.
+
+Sections (``--sections``, all by default):
+
+- ``inference``: output megapixels/s of the ``msrgan-x4`` paper generator (16 blocks, 64
+  filters, x4) on 128x128 inputs, through ``msrgan.models.fast.FastGenerator`` (BatchNorm folded,
+  no per-layer transposes, compiled) on each Keras backend, against the identical architecture
+  in native PyTorch (``scripts/torch_reference.py``: ``nn.Module``, channels_last,
+  ``torch.inference_mode``) with the same weights, batch, input and float32.
+- ``training``: HR patches/s of a full GAN step (reported as not available until the trainer
+  exposes a step to time).
+- ``tiling``: wall time and peak RSS of tiled upscaling of a 2048x2048 16-bit image (reported as
+  not available until the tiled inference is available).
+
+How it measures: each backend (``KERAS_BACKEND`` is fixed per process) and the PyTorch reference
+run in their own worker process; all workers build the same weights, compile and warm up, then
+the measurements are interleaved round by round (the order rotates each round), so a busy shared
+machine slows every contender alike. Each figure is the median over ``--runs`` rounds (at least
+5); the ratio to PyTorch is the median of the per-round ratios (each backend against the
+reference measured in the same round). Every worker uses all cores (``torch.set_num_threads``).
+The outputs are checked against the reference (max absolute difference) so a fast wrong answer
+cannot pass.
+
+Examples:
+    python scripts/benchmark.py                                  # everything, Markdown table
+    python scripts/benchmark.py --json out.json                  # also the JSON summary
+    python scripts/benchmark.py --quick --backends jax,torch     # a smoke run (small model)
+    python scripts/benchmark.py --sections inference --plain     # also time model(x) without the fast path
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BACKENDS = ("tensorflow", "torch", "jax")
+SECTIONS = ("inference", "training", "tiling")
+REFERENCE = "pytorch"  # the native PyTorch worker's name
+_MSG = "@@bench "  # prefix of the worker protocol lines on stdout (anything else is library noise)
+
+INFERENCE_TARGET = 0.9
+TRAINING_TARGET = 0.8
+
+
+# --------------------------------------------------------------------------------------------
+# Shared by the workers: deterministic weights and input, identical in every process.
+# --------------------------------------------------------------------------------------------
+
+def deterministic_value(path: str, shape: tuple) -> "np.ndarray":  # noqa: F821
+    """A reproducible, well-scaled value for the variable at ``path`` (same in every backend).
+
+    Kernels are He-style normal, BatchNorm statistics and scales are non-trivial (so folding
+    is exercised), PReLU slopes lie in [0, 0.3].
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(zlib.crc32(path.encode()))
+    if path.endswith("kernel"):
+        fan_in = int(np.prod(shape[:-1]))
+        val = rng.normal(0.0, np.sqrt(1.0 / fan_in), shape)
+    elif path.endswith("moving_variance"):
+        val = rng.uniform(0.5, 2.0, shape)
+    elif path.endswith("gamma"):
+        val = rng.uniform(0.5, 1.5, shape)
+    elif path.endswith("alpha"):
+        val = rng.uniform(0.0, 0.3, shape)
+    else:  # biases, beta, moving_mean
+        val = rng.normal(0.0, 0.05, shape)
+    return val.astype("float32")
+
+
+def build_generator(model: str):
+    """``zoo.create(model)``, built, with :func:`deterministic_value` weights."""
+    import numpy as np
+
+    import msrgan.models  # noqa: F401  (registers the zoo entries)
+    import zoo
+
+    g = zoo.create(model)
+    g(np.zeros(g.example_input_shape(), "float32"))
+    for v in g.variables:
+        v.assign(deterministic_value(v.path.split("/", 1)[-1], tuple(v.shape)))
+    return g
+
+
+def make_input(batch: int, size: int, channels: int):
+    import numpy as np
+
+    return np.random.default_rng(0).random((batch, size, size, channels), dtype=np.float32)
+
+
+def _send(obj) -> None:
+    sys.stdout.write(_MSG + json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _set_threads() -> int:
+    cores = os.cpu_count() or 1
+    try:
+        import torch
+
+        torch.set_num_threads(cores)
+    except ImportError:
+        pass
+    return cores
+
+
+# --------------------------------------------------------------------------------------------
+# Workers: build, warm up, then answer "run" with one timed call until "quit".
+# --------------------------------------------------------------------------------------------
+
+def _inference_worker(args) -> None:
+    import numpy as np
+
+    cores = _set_threads()
+    g = build_generator(args.model)
+    x = make_input(args.batch, args.size, g.channels)
+    info = {"cores": cores}
+    if args.worker == REFERENCE:
+        import torch
+
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import torch_reference
+
+        net = torch_reference.from_keras(g).to(memory_format=torch.channels_last)
+        del g
+
+        def call():
+            with torch.inference_mode():
+                xt = torch.from_numpy(x).permute(0, 3, 1, 2)  # NHWC memory = channels_last NCHW
+                return net(xt).permute(0, 2, 3, 1).numpy()
+
+        info.update(path="nn.Module, channels_last, inference_mode", torch=torch.__version__)
+    elif args.plain:
+        import keras
+
+        def call():
+            return keras.ops.convert_to_numpy(g(x, training=False))
+
+        info.update(path="model(x, training=False)")
+    else:
+        from msrgan.models.fast import FastGenerator
+
+        fast = FastGenerator(g, jit=not args.no_jit)
+        start = time.perf_counter()
+        fast.predict(x)
+        info["compile_s"] = round(time.perf_counter() - start, 2) if fast.jit else None
+        compiler = {"jax": "jax.jit", "tensorflow": "XLA tf.function", "torch": "torch.compile"}
+        info.update(path=f"FastGenerator ({compiler.get(args.worker, '?') if fast.jit else 'eager'}, "
+                         f"{fast.data_format})")
+
+        def call():
+            return fast.predict(x)
+
+    out = call()
+    for _ in range(args.warmup):
+        call()
+    np.save(args.output, np.asarray(out, dtype=np.float32))
+    info["output"] = args.output
+    _send({"ready": True, **info})
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "run":
+            start = time.perf_counter()
+            call()
+            _send({"seconds": time.perf_counter() - start})
+        elif cmd == "quit":
+            break
+
+
+def worker_main(args) -> int:
+    try:
+        if args.section == "inference":
+            _inference_worker(args)
+        else:
+            raise ValueError(f"unknown worker section {args.section!r}")
+    except Exception as exc:  # reported to the parent, which prints it with the worker's log
+        _send({"error": f"{type(exc).__name__}: {exc}"})
+        raise
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# The parent: start workers, interleave the rounds, summarize.
+# --------------------------------------------------------------------------------------------
+
+class Worker:
+    """One worker process speaking the line protocol (requests on stdin, ``@@bench`` JSON on stdout)."""
+
+    def __init__(self, name: str, section: str, opts: list[str], tmp: Path):
+        self.name = name
+        self.log_path = tmp / f"{section}-{name}.log"
+        self.output = tmp / f"{section}-{name}.npy"
+        backend = "torch" if name == REFERENCE else name
+        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+               "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--_worker", name, "--_section", section,
+               "--_output", str(self.output), *opts]
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+                                     text=True, env=env, cwd=str(ROOT))
+
+    def receive(self) -> dict:
+        for line in self.proc.stdout:
+            if line.startswith(_MSG):
+                msg = json.loads(line[len(_MSG):])
+                if "error" in msg:
+                    raise RuntimeError(f"{self.name} worker failed: {msg['error']}\n{self.log_tail()}")
+                return msg
+        self.proc.wait()
+        raise RuntimeError(f"{self.name} worker exited ({self.proc.returncode}) without answering\n"
+                           f"{self.log_tail()}")
+
+    def request(self, cmd: str) -> dict:
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+        return self.receive()
+
+    def log_tail(self, chars: int = 3000) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=30)
+            except (BrokenPipeError, subprocess.TimeoutExpired, OSError):
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def _interleave(workers: dict, runs: int, log) -> dict[str, list[float]]:
+    """Per-round seconds for every worker; the order rotates each round to cancel drift."""
+    names = list(workers)
+    times = {n: [] for n in names}
+    for r in range(runs):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for n in order:
+            times[n].append(workers[n].request("run")["seconds"])
+        log(f"  round {r + 1}/{runs}: " + ", ".join(f"{n} {times[n][-1]:.3f}s" for n in names))
+    return times
+
+
+def run_inference(args, tmp: Path, log) -> dict:
+    import numpy as np
+
+    opts = ["--model", args.model, "--size", str(args.size), "--batch", str(args.batch),
+            "--warmup", str(args.warmup)] + (["--no-jit"] if args.no_jit else [])
+    names = [REFERENCE, *args.backends]
+    workers: dict[str, Worker] = {}
+    ready: dict[str, dict] = {}
+    try:
+        for n in names:  # one at a time, so compile times are not inflated by each other
+            log(f"inference: starting {n} ...")
+            workers[n] = Worker(n, "inference", opts, tmp)
+            ready[n] = workers[n].receive()
+            log(f"  {n}: {ready[n]['path']}" + (f", compiled in {ready[n]['compile_s']} s"
+                                                  if ready[n].get("compile_s") is not None else ""))
+        if args.plain:
+            for b in args.backends:
+                key = f"{b}-plain"
+                log(f"inference: starting {key} (model(x) without the fast path) ...")
+                workers[key] = Worker(b, "inference", [*opts, "--plain"], tmp / "plain")
+                ready[key] = workers[key].receive()
+        times = _interleave(workers, args.runs, log)
+    finally:
+        for w in workers.values():
+            w.close()
+
+    ref_out = np.load(ready[REFERENCE]["output"])
+    b, h, w, _ = ref_out.shape
+    mpix = b * h * w / 1e6
+    result = {}
+    for n in workers:
+        med = statistics.median(times[n])
+        ratios = [tr / tn for tr, tn in zip(times[REFERENCE], times[n])]
+        out = np.load(ready[n]["output"])
+        result[n] = {
+            "mpix_s": round(mpix / med, 4),
+            "ratio_to_torch": round(statistics.median(ratios), 3),
+            "median_s": round(med, 4),
+            "seconds": [round(t, 4) for t in times[n]],
+            "compile_s": ready[n].get("compile_s"),
+            "path": ready[n]["path"],
+            "max_abs_diff": float(np.abs(out - ref_out).max()),
+        }
+    return result
+
+
+def machine_info() -> dict:
+    info = {"python": platform.python_version(), "platform": platform.platform(), "cores": os.cpu_count()}
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    from importlib import metadata
+
+    for pkg in ("keras", "torch", "jax", "jaxlib", "tensorflow-cpu", "tensorflow", "numpy"):
+        try:
+            info[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    if hasattr(os, "getloadavg"):
+        info["load_average_start"] = [round(v, 2) for v in os.getloadavg()]
+    return info
+
+
+def markdown(results: dict, args) -> str:
+    lines = []
+    inf = results.get("inference")
+    if inf:
+        mpix_note = f"{args.model}, batch {args.batch}, {args.size}x{args.size} inputs, float32"
+        lines += [f"### Inference ({mpix_note})", "",
+                  "| contender | path | compile s | median s/batch | output MPix/s | ratio to PyTorch | "
+                  "max abs diff |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for n, r in inf.items():
+            label = "PyTorch (native reference)" if n == REFERENCE else f"Keras / {n}"
+            comp = "" if r["compile_s"] is None else f"{r['compile_s']:.1f}"
+            lines.append(f"| {label} | {r['path']} | {comp} | {r['median_s']:.3f} | {r['mpix_s']:.3f} | "
+                         f"{r['ratio_to_torch']:.2f}x | {r['max_abs_diff']:.1e} |")
+        met = [n for n in args.backends if inf[n]["ratio_to_torch"] >= INFERENCE_TARGET]
+        lines += ["", f"Target: every backend >= {INFERENCE_TARGET}x native PyTorch: "
+                      + ("met" if len(met) == len(args.backends) else
+                         "NOT met by " + ", ".join(n for n in args.backends if n not in met)), ""]
+    for section in ("training", "tiling"):
+        if section in args.sections and not results.get(section):
+            lines += [f"### {section.capitalize()}", "", "not available yet in this checkout", ""]
+    return "\n".join(lines)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
+    p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, from {SECTIONS}")
+    p.add_argument("--backends", default=",".join(BACKENDS), help=f"comma-separated Keras backends, from {BACKENDS}")
+    p.add_argument("--runs", type=int, default=5, help="measured rounds (>= 5); the figures are their medians")
+    p.add_argument("--warmup", type=int, default=1, help="untimed calls after the first (compiling) one")
+    p.add_argument("--model", default="msrgan-x4", help="zoo generator to time (default: the paper configuration)")
+    p.add_argument("--size", type=int, default=128, help="input height and width in pixels")
+    p.add_argument("--batch", type=int, default=1, help="images per call, the same for every contender")
+    p.add_argument("--no-jit", action="store_true", help="time the fast path uncompiled (eager)")
+    p.add_argument("--plain", action="store_true", help="also time model(x, training=False) without the fast path")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: msrgan-x4-small on 64x64 inputs (figures not comparable to the paper model)")
+    p.add_argument("--json", type=Path, help="write the results as JSON to this file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    # worker-side options (internal)
+    p.add_argument("--_worker", dest="worker", help=argparse.SUPPRESS)
+    p.add_argument("--_section", dest="section", help=argparse.SUPPRESS)
+    p.add_argument("--_output", dest="output", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        return args
+    args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    for s in args.sections:
+        if s not in SECTIONS:
+            p.error(f"--sections: unknown section {s!r}; choose from {', '.join(SECTIONS)}")
+    for b in args.backends:
+        if b not in BACKENDS:
+            p.error(f"--backends: unknown backend {b!r}; choose from {', '.join(BACKENDS)}")
+    if args.runs < 5:
+        p.error(f"--runs must be at least 5 (medians of at least 5 runs), got {args.runs}")
+    if args.quick:
+        args.model, args.size = "msrgan-x4-small", 64
+    if args.size < 16 or args.batch < 1:
+        p.error(f"--size must be >= 16 and --batch >= 1, got {args.size} and {args.batch}")
+    if args.json is not None and args.json.exists() and not args.overwrite:
+        p.error(f"--json: {args.json} exists; pass --overwrite to replace it")
+    return args
+
+
+def write_json(path: Path, results: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
+    with os.fdopen(fd, "w") as f:
+        json.dump(results, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        return worker_main(args)
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    results = {"inference": {}, "training": {}, "tiling": {}, "machine": machine_info(),
+               "settings": {"model": args.model, "size": args.size, "batch": args.batch, "runs": args.runs,
+                            "warmup": args.warmup, "jit": not args.no_jit, "quick": args.quick}}
+    with tempfile.TemporaryDirectory(prefix="msrgan-bench-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "plain").mkdir()
+        if "inference" in args.sections:
+            results["inference"] = run_inference(args, tmp, log)
+    if hasattr(os, "getloadavg"):
+        results["machine"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+    results["machine"]["wall_s"] = round(time.perf_counter() - started, 1)
+    print(markdown(results, args))
+    m = results["machine"]
+    print(f"Machine: {m.get('cpu', '?')}, {m['cores']} cores; keras {m.get('keras')}, torch {m.get('torch')}, "
+          f"jax {m.get('jax')}, tensorflow {m.get('tensorflow-cpu', m.get('tensorflow'))}; load average "
+          f"{m.get('load_average_start')} -> {m.get('load_average_end')}; {m['wall_s']} s in all.")
+    if args.json is not None:
+        write_json(args.json, results)
+        log(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
