@@ -170,7 +170,7 @@ def evaluate(model, images: Sequence[np.ndarray], *, names: Sequence[str] | None
              scale: int | None = None, degradation: str = "bicubic", degradation_params: dict | None = None,
              seed: int = 0, normalization: str = "percentile", nucleus_channel: int | None = None,
              min_distance: int = 5, out_dir: str | os.PathLike | None = None, overwrite: bool = False,
-             figures: bool = True, tile: int | None = None, batch_size: int = 4, progress: bool = True,
+             figures: bool = True, tile: int | None = None, batch_size: int = 2, progress: bool = True,
              model_name: str | None = None, data_name: str | None = None) -> EvaluationResult:
     """Scores the model against nearest and bicubic upscaling on HR images (see the module doc).
 
@@ -421,8 +421,8 @@ def markdown_report(result: EvaluationResult) -> str:
     s = result.settings
     summ = result.summary_by_method()
     deg = s["degradation"]
-    deg_text = deg["method"] + ("" if deg["method"] == "bicubic" else
-                                " (" + ", ".join(f"{k}={v}" for k, v in deg.items() if k not in ("method", "scale")) + ")")
+    params = "".join(f", {k}={v}" for k, v in deg.items() if k not in ("method", "scale", "implementation"))
+    deg_text = f'"{deg["method"]}"{params}'
     norm_text = ("per image and channel, 2 / 99.8 percentiles to 0 / 1, clipped" if s["normalization"] == "percentile"
                  else "divided by the dtype maximum (255 / 65535), clipped")
     lines = [

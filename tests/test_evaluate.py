@@ -43,7 +43,7 @@ def _fields(n, size=64, channels=3, bit_depth=16):
 def folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     data = root / "fields"
-    for i, im in enumerate(_fields(4)):
+    for i, im in enumerate(_fields(3)):
         write_image(data / f"field_{i}.png", im)
     model = root / "model"
     g = Generator(num_blocks=1, filters=8, channels=3, scale=4)
@@ -68,13 +68,13 @@ def test_cli_evaluate_writes_tables_figures_and_the_test_statistic(folder):
         assert text in md, text
 
     rows = _read_csv(out / "metrics.csv")
-    assert len(rows) == 4 * len(METHODS)
+    assert len(rows) == 3 * len(METHODS)
     assert {r["crop_border"] for r in rows} == {"4"} and {r["data_range"] for r in rows} == {"1.0"}
     assert {r["channels"] for r in rows} == {"mean over 3"}
 
     # The bicubic rows, recomputed independently: percentile-normalized HR, MATLAB-bicubic LR,
     # Pillow bicubic up, clipped, scored by scikit-image on the 4-pixel-cropped images.
-    for i, im in enumerate(_fields(4)):
+    for i, im in enumerate(_fields(3)):
         hr = normalize(im, clip=True)[0]
         lr = degrade(hr, 4, "bicubic")
         up = np.stack([np.asarray(Image.fromarray(lr[..., k], mode="F").resize((64, 64), Image.BICUBIC))
@@ -96,7 +96,7 @@ def test_cli_evaluate_writes_tables_figures_and_the_test_statistic(folder):
         ref = wilcoxon(sr, bic)
         assert float(tests[metric]["statistic"]) == pytest.approx(float(ref.statistic))
         assert float(tests[metric]["pvalue"]) == pytest.approx(float(ref.pvalue))
-        assert int(tests[metric]["n"]) == 4
+        assert int(tests[metric]["n"]) == 3
 
     summary = _read_csv(out / "summary.csv")
     psnr_sr = next(r for r in summary if r["method"] == "sr" and r["metric"] == "psnr")
@@ -106,10 +106,10 @@ def test_cli_evaluate_writes_tables_figures_and_the_test_statistic(folder):
     assert "crop" in psnr_sr["convention"]
 
     data = json.loads((out / "evaluation.json").read_text())
-    assert data["settings"]["crop_border"] == 4 and len(data["rows"]) == 12
+    assert data["settings"]["crop_border"] == 4 and len(data["rows"]) == 9
 
     figures = sorted(p.name for p in (out / "figures").iterdir())
-    assert figures == [f"field_{i}_comparison.png" for i in range(4)] + ["metrics_boxplot.png"]
+    assert figures == [f"field_{i}_comparison.png" for i in range(3)] + ["metrics_boxplot.png"]
     for name in figures:
         with Image.open(out / "figures" / name) as im:
             assert im.format == "PNG" and im.size[0] > 600 and im.size[1] > 300

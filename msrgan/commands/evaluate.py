@@ -20,7 +20,8 @@ def register(sub) -> None:
     p.add_argument("--degradation", default="bicubic", choices=("bicubic", "microscope"),
                    help="how the LR images are made (default bicubic)")
     p.add_argument("--scale", type=int, default=None, help="must match the model's scale (default: the model's)")
-    p.add_argument("--count", type=int, default=None, help="evaluate the first N images (synthetic: draw N; default 20)")
+    p.add_argument("--count", type=int, default=None,
+                   help="evaluate the first N images (synthetic: draw N; default 20)")
     p.add_argument("--size", type=int, default=None, help="synthetic field size in pixels (default 256)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the synthetic fields and of the degradation noise (use one the model was not "

@@ -27,7 +27,7 @@ def register(sub) -> None:
     p.add_argument("--tile", type=int, default=None, help="model input tile side in LR pixels (default 256)")
     p.add_argument("--overlap", type=int, default=None,
                    help="per-side tile context in LR pixels (default: the model's receptive margin)")
-    p.add_argument("--batch-size", type=int, default=4, help="tiles per model call (default 4)")
+    p.add_argument("--batch-size", type=int, default=2, help="tiles per model call (default 2)")
     p.add_argument("--channels", default=None, metavar="I,J,K",
                    help="input channel indices fed to the model, e.g. 2,1,0 or 1,3,0 (4-channel into RGB)")
     p.add_argument("--normalization", default="percentile", choices=("percentile", "range", "none"),
@@ -57,7 +57,8 @@ def expand_inputs(specs) -> list[Path]:
             files.extend(found)
         elif path.is_file():
             if not is_image_file(path):
-                raise ValueError(f"{path}: unsupported image type {path.suffix!r}; use one of {', '.join(IMAGE_SUFFIXES)}")
+                raise ValueError(f"{path}: unsupported image type {path.suffix!r}; "
+                                 f"use one of {', '.join(IMAGE_SUFFIXES)}")
             files.append(path)
         elif GLOB_CHARS & set(str(spec)):
             found = sorted(Path(p) for p in glob.glob(os.path.expanduser(str(spec)))
@@ -102,7 +103,7 @@ def plan_outputs(inputs: list[Path], output: str, scale: int, suffix: str | None
     return targets
 
 
-def upscale_file(src: Path, dst: Path, model, *, tile=None, overlap=None, batch_size=4, channels_map=None,
+def upscale_file(src: Path, dst: Path, model, *, tile=None, overlap=None, batch_size=2, channels_map=None,
                  normalization="percentile", overwrite=False, progress=False) -> Path:
     """Reads ``src``, upscales it and writes ``dst`` atomically (TIFF: streamed tiled TIFF)."""
     from msrgan.data.io import read_image, write_image
