@@ -178,10 +178,61 @@ def _inference_worker(args) -> None:
             break
 
 
+def _rss_mb() -> float:
+    """Resident set size of this process now, in MB (Linux /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _tiling_worker(args) -> None:
+    """Tiled upscaling of one ``--tiling-size`` square 16-bit image into a streamed TIFF."""
+    import numpy as np
+
+    from msrgan.inference import DEFAULT_TILE, upscale_to_tiff
+    from msrgan.models.fast import FastGenerator
+
+    _set_threads()
+    g = build_generator(args.model)
+    model = FastGenerator(g, jit=not args.no_jit) if not args.plain else g
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 65536, (args.size, args.size, g.channels), dtype=np.uint16)
+    tile = min(DEFAULT_TILE, args.size)
+    start = time.perf_counter()
+    model.predict_on_batch(np.zeros((args.batch, tile, tile, g.channels), np.float32))  # compile for the tile shape
+    compile_s = time.perf_counter() - start
+    baseline = _rss_mb()
+    seconds = []
+    for r in range(args.runs):
+        out = Path(args.output).with_suffix(f".{r}.tif")
+        start = time.perf_counter()
+        upscale_to_tiff(image, model, out, batch_size=args.batch)
+        seconds.append(time.perf_counter() - start)
+        size_mb = out.stat().st_size / 1e6
+        out.unlink()
+    _send({"seconds": statistics.median(seconds), "all_seconds": seconds, "peak_rss_mb": _peak_rss_mb(),
+           "rss_before_mb": baseline, "compile_s": compile_s, "output_mb": size_mb,
+           "path": "FastGenerator" if not args.plain else "model.predict_on_batch"})
+
+
 def worker_main(args) -> int:
     try:
         if args.section == "inference":
             _inference_worker(args)
+        elif args.section == "tiling":
+            _tiling_worker(args)
         else:
             raise ValueError(f"unknown worker section {args.section!r}")
     except Exception as exc:  # reported to the parent, which prints it with the worker's log
@@ -300,6 +351,24 @@ def run_inference(args, tmp: Path, log) -> dict:
     return result
 
 
+def run_tiling(args, tmp: Path, log) -> dict:
+    opts = ["--model", args.tiling_model, "--size", str(args.tiling_size), "--batch", str(args.tiling_batch),
+            "--runs", str(args.tiling_runs)] + (["--no-jit"] if args.no_jit else [])
+    log(f"tiling: {args.tiling_size}x{args.tiling_size} 16-bit image, {args.tiling_model} on "
+        f"{args.tiling_backend}, {args.tiling_runs} run(s) ...")
+    w = Worker(args.tiling_backend, "tiling", opts, tmp)
+    try:
+        r = w.receive()
+    finally:
+        w.close()
+    log(f"  {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB")
+    return {"seconds": round(r["seconds"], 2), "peak_rss_mb": round(r["peak_rss_mb"], 1),
+            "rss_before_mb": round(r["rss_before_mb"], 1), "compile_s": round(r["compile_s"], 2),
+            "all_seconds": [round(t, 2) for t in r["all_seconds"]], "backend": args.tiling_backend,
+            "model": args.tiling_model, "image": [args.tiling_size, args.tiling_size, "uint16"],
+            "batch_size": args.tiling_batch, "output_tiff_mb": round(r["output_mb"], 1), "path": r["path"]}
+
+
 def machine_info() -> dict:
     info = {"python": platform.python_version(), "platform": platform.platform(), "cores": os.cpu_count()}
     try:
@@ -339,6 +408,15 @@ def markdown(results: dict, args) -> str:
         lines += ["", f"Target: every backend >= {INFERENCE_TARGET}x native PyTorch: "
                       + ("met" if len(met) == len(args.backends) else
                          "NOT met by " + ", ".join(n for n in args.backends if n not in met)), ""]
+    til = results.get("tiling")
+    if til:
+        h, w, dtype = til["image"]
+        lines += [f"### Tiled upscaling ({h}x{w} {dtype} image, {til['model']} on {til['backend']}, "
+                  f"{til['path']}, {til['batch_size']} tiles per call, streamed to a TIFF)", "",
+                  "| seconds | peak RSS MB | RSS before MB | compile s | output TIFF MB |",
+                  "|---:|---:|---:|---:|---:|",
+                  f"| {til['seconds']:.1f} | {til['peak_rss_mb']:.0f} | {til['rss_before_mb']:.0f} | "
+                  f"{til['compile_s']:.1f} | {til['output_tiff_mb']:.0f} |", ""]
     for section in ("training", "tiling"):
         if section in args.sections and not results.get(section):
             lines += [f"### {section.capitalize()}", "", "not available yet in this checkout", ""]
@@ -352,13 +430,20 @@ def parse_args(argv):
     p.add_argument("--backends", default=",".join(BACKENDS), help=f"comma-separated Keras backends, from {BACKENDS}")
     p.add_argument("--runs", type=int, default=5, help="measured rounds (>= 5); the figures are their medians")
     p.add_argument("--warmup", type=int, default=1, help="untimed calls after the first (compiling) one")
-    p.add_argument("--model", default="msrgan-x4", help="zoo generator to time (default: the paper configuration)")
-    p.add_argument("--size", type=int, default=128, help="input height and width in pixels")
+    p.add_argument("--model", help="zoo generator to time (default: msrgan-x4, the paper configuration)")
+    p.add_argument("--size", type=int, help="input height and width in pixels (default 128)")
     p.add_argument("--batch", type=int, default=1, help="images per call, the same for every contender")
     p.add_argument("--no-jit", action="store_true", help="time the fast path uncompiled (eager)")
     p.add_argument("--plain", action="store_true", help="also time model(x, training=False) without the fast path")
     p.add_argument("--quick", action="store_true",
-                   help="smoke run: msrgan-x4-small on 64x64 inputs (figures not comparable to the paper model)")
+                   help="smoke run: msrgan-x4-small, 64x64 inputs, a 512x512 tiling image (figures not comparable "
+                        "to the paper model's); explicit --model/--size/--tiling-* still win")
+    p.add_argument("--tiling-backend", default="jax", choices=BACKENDS, help="backend of the tiling section")
+    p.add_argument("--tiling-model", help="zoo generator of the tiling section (default msrgan-x4)")
+    p.add_argument("--tiling-size", type=int, help="side of the square 16-bit test image (default 2048)")
+    p.add_argument("--tiling-batch", type=int, default=2, help="tiles per model call in the tiling section")
+    p.add_argument("--tiling-runs", type=int, default=1,
+                   help="tiling repetitions (the paper model on a 2048x2048 image takes minutes per run on a few cores)")
     p.add_argument("--json", type=Path, help="write the results as JSON to this file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     # worker-side options (internal)
@@ -378,8 +463,13 @@ def parse_args(argv):
             p.error(f"--backends: unknown backend {b!r}; choose from {', '.join(BACKENDS)}")
     if args.runs < 5:
         p.error(f"--runs must be at least 5 (medians of at least 5 runs), got {args.runs}")
-    if args.quick:
-        args.model, args.size = "msrgan-x4-small", 64
+    defaults = {"model": ("msrgan-x4", "msrgan-x4-small"), "size": (128, 64),
+                "tiling_model": ("msrgan-x4", "msrgan-x4-small"), "tiling_size": (2048, 512)}
+    for key, (full, quick) in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, quick if args.quick else full)
+    if args.tiling_runs < 1 or args.tiling_batch < 1 or args.tiling_size < 16:
+        p.error("--tiling-runs and --tiling-batch must be >= 1 and --tiling-size >= 16")
     if args.size < 16 or args.batch < 1:
         p.error(f"--size must be >= 16 and --batch >= 1, got {args.size} and {args.batch}")
     if args.json is not None and args.json.exists() and not args.overwrite:
@@ -407,12 +497,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = {"inference": {}, "training": {}, "tiling": {}, "machine": machine_info(),
                "settings": {"model": args.model, "size": args.size, "batch": args.batch, "runs": args.runs,
-                            "warmup": args.warmup, "jit": not args.no_jit, "quick": args.quick}}
+                            "warmup": args.warmup, "jit": not args.no_jit, "quick": args.quick,
+                            "tiling": {"backend": args.tiling_backend, "model": args.tiling_model,
+                                       "size": args.tiling_size, "batch": args.tiling_batch,
+                                       "runs": args.tiling_runs}}}
     with tempfile.TemporaryDirectory(prefix="msrgan-bench-") as tmp:
         tmp = Path(tmp)
         (tmp / "plain").mkdir()
         if "inference" in args.sections:
             results["inference"] = run_inference(args, tmp, log)
+        if "tiling" in args.sections:
+            results["tiling"] = run_tiling(args, tmp, log)
     if hasattr(os, "getloadavg"):
         results["machine"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     results["machine"]["wall_s"] = round(time.perf_counter() - started, 1)

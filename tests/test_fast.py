@@ -150,6 +150,19 @@ def test_slopes_in_unit_interval_for_typical_weights():
     assert FastGenerator(g, jit=False).unit_slopes
 
 
+def test_stands_in_for_the_generator_in_tiled_upscaling(backend):
+    from msrgan.inference import upscale
+
+    g = shared_generator(2, 1, True)
+    fast = FastGenerator(g, jit=False)
+    assert (fast.scale, fast.channels, fast.receptive_margin) == (2, 1, g.receptive_margin)
+    img = (np.random.default_rng(1).random((30, 26)) * 65535).astype(np.uint16)
+    want = upscale(img, g, tile=24, overlap=4, blend=4)
+    got = upscale(img, fast, tile=24, overlap=4, blend=4)
+    assert got.shape == (60, 52) and got.dtype == np.uint16
+    assert np.abs(got.astype(np.int64) - want.astype(np.int64)).max() <= 2  # uint16 rounding of 1e-6 diffs
+
+
 @pytest.mark.parametrize("center,scale", [(True, True), (False, True), (True, False), (False, False)])
 def test_fold_batch_norm_equals_conv_then_batch_norm(center, scale):
     rng = np.random.default_rng(3)

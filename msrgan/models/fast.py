@@ -237,8 +237,12 @@ class FastGenerator:
         data_format: ``"auto"`` (channels-first on torch, channels-last elsewhere), ``"channels_last"``
             or ``"channels_first"``.
 
+    It has the generator's ``scale``, ``channels``, ``receptive_margin`` and a
+    ``predict_on_batch``, so it can stand in for the generator wherever msrgan takes one, e.g.
+    ``msrgan.inference.upscale(image, FastGenerator(g))`` (tiles of one shape compile once).
+
     Attributes:
-        scale, channels: Those of the generator.
+        scale, channels, receptive_margin: Those of the generator.
         data_format: The layout actually used.
         compile_seconds: ``{input shape: seconds}`` spent compiling (first call per shape).
 
@@ -263,6 +267,8 @@ class FastGenerator:
         self.data_format = data_format
         self.scale = generator.scale
         self.channels = generator.channels
+        self.receptive_margin = generator.receptive_margin
+        self.name = f"{generator.name}_fast"
         self.jit = bool(jit)
         self.params = generator_params(generator, data_format)
         self.unit_slopes = slopes_in_unit_interval(generator)
@@ -298,6 +304,10 @@ class FastGenerator:
             ``(B, h * scale, w * scale, C)`` float32 numpy array.
         """
         return np.asarray(ops.convert_to_numpy(self(lr)))
+
+    def predict_on_batch(self, lr) -> np.ndarray:
+        """Same as :meth:`predict` (the name Keras models and ``msrgan.inference`` use)."""
+        return self.predict(lr)
 
 
 def _block(y) -> None:
