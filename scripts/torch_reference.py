@@ -30,7 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["SRResNet", "from_keras", "load_keras_weights", "subpixel_permutation"]
+__all__ = ["Discriminator", "MiniVGG19Features", "SRGANStep", "SRResNet", "discriminator_from_keras", "from_keras",
+           "keras_weights", "load_keras_weights", "minivgg19_features_from_keras", "subpixel_permutation"]
 
 
 class _ResidualBlock(nn.Module):
@@ -143,14 +144,193 @@ def load_keras_weights(net: SRResNet, weights: dict) -> SRResNet:
 
 
 def keras_weights(generator) -> dict:
-    """``{path without the model name: numpy array}`` of a built Keras ``Generator``."""
+    """``{path below the model's own name: numpy array}`` of a built Keras model (any nesting)."""
     import keras
 
     out = {}
     for v in generator.variables:
-        path = v.path.split("/", 1)[1] if "/" in v.path else v.path
-        out[path] = keras.ops.convert_to_numpy(v)
+        parts = v.path.split("/")
+        start = parts.index(generator.name) + 1 if generator.name in parts[:-1] else 1
+        out["/".join(parts[start:])] = keras.ops.convert_to_numpy(v)
     return out
+
+
+def _keras_same_pad(x, kernel: int, stride: int):
+    """Keras/TensorFlow "same" padding (the extra pixel of an odd total goes bottom/right)."""
+    pads = []
+    for n in (x.shape[3], x.shape[2]):  # W then H, F.pad's order
+        total = max(kernel - stride, 0) if n % stride == 0 else max(kernel - n % stride, 0)
+        pads += [total // 2, total - total // 2]
+    return torch.nn.functional.pad(x, pads)
+
+
+class _ConvBNAct(nn.Module):
+    """Conv (Keras "same" padding), optional BatchNorm, LeakyReLU(0.2): msrgan's ``ConvBNAct``."""
+
+    def __init__(self, cin: int, cout: int, stride: int, batch_norm: bool, bn_eps: float):
+        super().__init__()
+        self.stride = stride
+        self.conv = nn.Conv2d(cin, cout, 3, stride=stride, padding=1 if stride == 1 else 0, bias=not batch_norm)
+        self.bn = nn.BatchNorm2d(cout, eps=bn_eps) if batch_norm else nn.Identity()
+        self.act = nn.LeakyReLU(0.2)
+
+    def forward(self, x):
+        if self.stride != 1:
+            x = _keras_same_pad(x, 3, self.stride)
+        return self.act(self.bn(self.conv(x)))
+
+
+class Discriminator(nn.Module):
+    """msrgan's SRGAN discriminator in native PyTorch: 8 conv units, global average pool, 2 dense layers.
+
+    Args:
+        channels, filters, dense_units, batch_norm: As ``msrgan.models.Discriminator``.
+        bn_eps: BatchNorm epsilon (1e-3 matches Keras).
+    """
+
+    def __init__(self, channels: int = 3, filters: int = 64, dense_units: int = 1024, batch_norm: bool = True,
+                 bn_eps: float = 1e-3):
+        super().__init__()
+        widths = [1, 1, 2, 2, 4, 4, 8, 8]
+        units, cin = [], channels
+        for i, w in enumerate(widths):
+            units.append(_ConvBNAct(cin, filters * w, 1 + i % 2, batch_norm and i > 0, bn_eps))
+            cin = filters * w
+        self.convs = nn.Sequential(*units)
+        self.dense = nn.Linear(cin, dense_units)
+        self.act = nn.LeakyReLU(0.2)
+        self.logit = nn.Linear(dense_units, 1)
+
+    def forward(self, x):
+        return self.logit(self.act(self.dense(self.convs(x).mean(dim=(2, 3)))))
+
+
+class MiniVGG19Features(nn.Module):
+    """The miniVGG19 feature taps of the content loss in native PyTorch (frozen, inference mode).
+
+    Args:
+        channels: Image channels.
+        width: Multiplier on VGG19's widths (0.25 in mSRGAN).
+        layers: Taps ``"block1"`` .. ``"block5"`` to return, in order.
+        bn_eps: BatchNorm epsilon (1e-3 matches Keras).
+    """
+
+    BLOCKS = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))
+
+    def __init__(self, channels: int = 3, width: float = 0.25, layers=("block5",), bn_eps: float = 1e-3):
+        super().__init__()
+        self.layers = tuple(layers)
+        self.last = max(int(t[-1]) for t in self.layers)
+        blocks, cin = [], channels
+        for n, w in self.BLOCKS[:self.last]:
+            f = max(4, int(round(w * width)))
+            blocks.append(nn.Sequential(*[_ConvBNAct(cin if i == 0 else f, f, 1, True, bn_eps) for i in range(n)]))
+            cin = f
+        self.blocks = nn.ModuleList(blocks)
+        self.pool = nn.MaxPool2d(2)
+        self.requires_grad_(False)
+
+    def train(self, mode: bool = True):  # always inference mode, like the frozen Keras extractor
+        return super().train(False)
+
+    def forward(self, x):
+        out = {}
+        for i, block in enumerate(self.blocks):
+            if i:
+                x = self.pool(x)
+            x = block(x)
+            out[f"block{i + 1}"] = x
+        return [out[t] for t in self.layers]
+
+
+def _conv_bn_act(unit: _ConvBNAct, weights: dict, prefix: str) -> None:
+    kernel = np.asarray(weights[f"{prefix}/conv/kernel"], np.float32)
+    unit.conv.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))))
+    if unit.conv.bias is not None:
+        unit.conv.bias.copy_(torch.from_numpy(np.asarray(weights[f"{prefix}/conv/bias"], np.float32)))
+    _bn(unit.bn, weights, f"{prefix}/bn")
+
+
+def _dense(linear: nn.Linear, weights: dict, prefix: str) -> None:
+    linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(np.asarray(weights[f"{prefix}/kernel"], np.float32).T)))
+    linear.bias.copy_(torch.from_numpy(np.asarray(weights[f"{prefix}/bias"], np.float32)))
+
+
+@torch.no_grad()
+def discriminator_from_keras(discriminator) -> Discriminator:
+    """A PyTorch ``Discriminator`` with the weights of a built Keras ``msrgan.models.Discriminator``."""
+    d = discriminator
+    net = Discriminator(d.channels, d.filters, d.dense_units, d.batch_norm)
+    weights = keras_weights(d)
+    for i, unit in enumerate(net.convs):
+        _conv_bn_act(unit, weights, f"conv_{i}")
+    _dense(net.dense, weights, "dense")
+    _dense(net.logit, weights, "logit")
+    return net
+
+
+@torch.no_grad()
+def minivgg19_features_from_keras(extractor) -> MiniVGG19Features:
+    """A PyTorch ``MiniVGG19Features`` with the weights of a built Keras ``MiniVGG19Features``."""
+    backbone = extractor.backbone
+    net = MiniVGG19Features(backbone.channels, backbone.width, extractor.layer_names)
+    weights = keras_weights(backbone)
+    for b, block in enumerate(net.blocks, start=1):
+        for i, unit in enumerate(block):
+            _conv_bn_act(unit, weights, f"block{b}_conv{i + 1}")
+    return net.eval()
+
+
+class SRGANStep:
+    """One native PyTorch SRGAN training step, BasicSR's order: generator update, then discriminator.
+
+    Generator: ``sr = G(lr)``; ``alpha * MSE(sr, hr) + beta * sum_l w_l MSE(F_l(sr), F_l(hr)) +
+    gamma * adversarial(D(sr))`` with D's weights frozen; then D on ``hr`` and the detached ``sr``.
+    LSGAN targets (``(x - 1)^2`` / ``x^2``) by default, Adam optimizers; all modules channels_last.
+
+    Args:
+        generator, discriminator, features: ``SRResNet``, ``Discriminator``, ``MiniVGG19Features`` (or None).
+        alpha, beta, gamma: Loss weights.
+        g_lr, d_lr: Adam learning rates.
+        adversarial: ``"lsgan"`` or ``"vanilla"``.
+    """
+
+    def __init__(self, generator, discriminator, features=None, *, alpha: float = 1.0, beta: float = 1.0,
+                 gamma: float = 1e-3, g_lr: float = 1e-4, d_lr: float = 1e-3, adversarial: str = "lsgan"):
+        if adversarial not in ("lsgan", "vanilla"):
+            raise ValueError(f"adversarial must be 'lsgan' or 'vanilla', got {adversarial!r}")
+        self.g = generator.to(memory_format=torch.channels_last).train()
+        self.d = discriminator.to(memory_format=torch.channels_last).train()
+        self.f = None if features is None else features.to(memory_format=torch.channels_last).eval()
+        self.alpha, self.beta, self.gamma, self.adversarial = alpha, beta, gamma, adversarial
+        self.g_opt = torch.optim.Adam(self.g.parameters(), lr=g_lr)
+        self.d_opt = torch.optim.Adam(self.d.parameters(), lr=d_lr)
+
+    def _adv(self, logits, target: float):
+        if self.adversarial == "lsgan":
+            return ((logits - target) ** 2).mean()
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+    def __call__(self, lr, hr) -> tuple[float, float]:
+        """One step on NCHW (channels_last) batches; returns ``(g_loss, d_loss)``."""
+        mse = torch.nn.functional.mse_loss
+        self.g_opt.zero_grad(set_to_none=True)
+        sr = self.g(lr)
+        loss = self.alpha * mse(sr, hr)
+        if self.f is not None and self.beta:
+            with torch.no_grad():
+                f_hr = self.f(hr)
+            loss = loss + self.beta * sum(mse(a, b) for a, b in zip(self.f(sr), f_hr))
+        self.d.requires_grad_(False)
+        loss = loss + self.gamma * self._adv(self.d(sr), 1.0)
+        loss.backward()
+        self.g_opt.step()
+        self.d.requires_grad_(True)
+        self.d_opt.zero_grad(set_to_none=True)
+        d_loss = self._adv(self.d(hr), 1.0) + self._adv(self.d(sr.detach()), 0.0)
+        d_loss.backward()
+        self.d_opt.step()
+        return float(loss.detach()), float(d_loss.detach())
 
 
 def from_keras(generator) -> SRResNet:

@@ -284,3 +284,56 @@ def test_benchmark_options_are_validated(tmp_path, capsys):
                                   bench.deterministic_value("block_00/conv1/kernel", (3, 3, 4, 4)))
     assert not np.array_equal(bench.deterministic_value("block_00/conv1/kernel", (3, 3, 4, 4)),
                               bench.deterministic_value("block_01/conv1/kernel", (3, 3, 4, 4)))
+
+
+def test_torch_reference_discriminator_and_content_features_equal_the_keras_ones():
+    torch = pytest.importorskip("torch")
+    tr = _load_script("torch_reference")
+    from msrgan.models import Discriminator, MiniVGG19, MiniVGG19Features
+
+    x = np.random.default_rng(2).random((2, 33, 30, 3), dtype=np.float32)  # odd and even sides: "same" padding
+    d = Discriminator(channels=3, filters=4, dense_units=8)
+    d(x)
+    randomize(d)
+    fx = MiniVGG19Features(MiniVGG19(channels=3, width=0.0625), layers=("block2", "block5"))
+    fx(x)
+    randomize(fx.backbone)
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2)
+    net_d = tr.discriminator_from_keras(d).eval()
+    net_f = tr.minivgg19_features_from_keras(fx)
+    with torch.no_grad():
+        got_d = net_d(xt).numpy()
+        got_f = [f.permute(0, 2, 3, 1).numpy() for f in net_f(xt)]
+    want_d = keras.ops.convert_to_numpy(d(x, training=False))
+    assert got_d.shape == (2, 1) and np.abs(want_d).max() > 0.05
+    np.testing.assert_allclose(got_d, want_d, rtol=0, atol=TOL)
+    for got, want in zip(got_f, fx(x)):
+        np.testing.assert_allclose(got, keras.ops.convert_to_numpy(want), rtol=0, atol=TOL)
+    # PyTorch's symmetric padding would not be the same network: the Keras padding matters
+    with torch.no_grad():
+        unit = net_d.convs[1]
+        h = net_d.convs[0](xt)
+        keras_same = unit.conv(tr._keras_same_pad(h, 3, 2))
+        torch_same = torch.nn.functional.conv2d(h, unit.conv.weight, None, stride=2, padding=1)
+    assert keras_same.shape == torch_same.shape == (2, 4, 17, 15)
+    assert (keras_same - torch_same).abs().max() > 1e-3
+
+
+def test_torch_reference_srgan_step_updates_both_networks():
+    torch = pytest.importorskip("torch")
+    tr = _load_script("torch_reference")
+    torch.manual_seed(0)
+    g = tr.SRResNet(num_blocks=1, filters=8, channels=1, scale=2)
+    d = tr.Discriminator(channels=1, filters=4, dense_units=8)
+    f = tr.MiniVGG19Features(channels=1, width=0.0625, layers=("block2",))
+    step = tr.SRGANStep(g, d, f)
+    lr = torch.rand(2, 1, 16, 16).contiguous(memory_format=torch.channels_last)
+    hr = torch.rand(2, 1, 32, 32).contiguous(memory_format=torch.channels_last)
+    g0, d0 = g.head.weight.detach().clone(), d.logit.weight.detach().clone()
+    f0 = f.blocks[0][0].conv.weight.detach().clone()
+    g_loss, d_loss = step(lr, hr)
+    assert np.isfinite(g_loss) and np.isfinite(d_loss) and g_loss > 0 and d_loss > 0
+    assert (g.head.weight - g0).abs().max() > 0 and (d.logit.weight - d0).abs().max() > 0
+    assert torch.equal(f.blocks[0][0].conv.weight, f0)  # the content network stays frozen
+    with pytest.raises(ValueError, match="adversarial"):
+        tr.SRGANStep(g, d, f, adversarial="hinge")
