@@ -56,7 +56,7 @@ QUALITY = ("psnr", "ssim")
 SEGMENTATION = ("dice", "iou", "nuclei", "count_error")
 TESTED = ("psnr", "ssim", "dice", "iou", "count_error")
 LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "dice": "Dice vs HR", "iou": "IoU vs HR",
-          "nuclei": "nuclei count", "count_error": "|count - HR count|"}
+          "nuclei": "nuclei count", "count_error": "abs. count error"}
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "dice": True, "iou": True, "count_error": False}
 REPORT_FILES = ("summary.md", "metrics.csv", "summary.csv", "wilcoxon.csv", "evaluation.json",
                 "figures/metrics_boxplot.png")
