@@ -104,14 +104,14 @@ def _send(obj) -> None:
     sys.stdout.flush()
 
 
-def _set_threads() -> int:
+def _set_threads(worker: str) -> int:
+    """All cores for every contender: torch's intra-op pool is set explicitly (TensorFlow and XLA
+    size theirs to the core count by default)."""
     cores = os.cpu_count() or 1
-    try:
+    if worker in (REFERENCE, "torch"):
         import torch
 
         torch.set_num_threads(cores)
-    except ImportError:
-        pass
     return cores
 
 
@@ -122,7 +122,7 @@ def _set_threads() -> int:
 def _inference_worker(args) -> None:
     import numpy as np
 
-    cores = _set_threads()
+    cores = _set_threads(args.worker)
     g = build_generator(args.model)
     x = make_input(args.batch, args.size, g.channels)
     info = {"cores": cores}
@@ -168,14 +168,7 @@ def _inference_worker(args) -> None:
     np.save(args.output, np.asarray(out, dtype=np.float32))
     info["output"] = args.output
     _send({"ready": True, **info})
-    for line in sys.stdin:
-        cmd = line.strip()
-        if cmd == "run":
-            start = time.perf_counter()
-            call()
-            _send({"seconds": time.perf_counter() - start})
-        elif cmd == "quit":
-            break
+    _serve(call)
 
 
 def _rss_mb() -> float:
@@ -204,7 +197,7 @@ def _tiling_worker(args) -> None:
     from msrgan.inference import DEFAULT_TILE, upscale_to_tiff
     from msrgan.models.fast import FastGenerator
 
-    _set_threads()
+    _set_threads(args.worker)
     g = build_generator(args.model)
     model = FastGenerator(g, jit=not args.no_jit) if not args.plain else g
     rng = np.random.default_rng(0)
@@ -227,12 +220,97 @@ def _tiling_worker(args) -> None:
            "path": "FastGenerator" if not args.plain else "model.predict_on_batch"})
 
 
+def build_gan_parts(model: str):
+    """Generator, discriminator and content extractor from the zoo, built, deterministic weights."""
+    import numpy as np
+
+    import zoo
+
+    g = build_generator(model)
+    d = zoo.create("discriminator", channels=g.channels)
+    e = zoo.create("minivgg19-features", backbone_config={"channels": g.channels})
+    probe = np.zeros((1, 32, 32, g.channels), "float32")
+    d(probe)
+    e(probe)
+    for net in (d, e):
+        for v in net.variables:
+            v.assign(deterministic_value(v.path.split("/", 1)[-1], tuple(v.shape)))
+    return g, d, e
+
+
+def _training_worker(args) -> None:
+    """Times full GAN steps (G update with MSE + content + adversarial, then D update)."""
+    import numpy as np
+
+    cores = _set_threads(args.worker)
+    g, d, e = build_gan_parts(args.model)
+    lr_size = args.size // g.scale
+    lr = make_input(args.batch, lr_size, g.channels)
+    hr = np.random.default_rng(1).random((args.batch, args.size, args.size, g.channels), dtype=np.float32)
+    from msrgan.losses import LossWeights
+
+    weights = LossWeights()
+    info = {"cores": cores}
+    if args.worker == REFERENCE:
+        import torch
+
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import torch_reference as tr
+
+        step = tr.SRGANStep(tr.from_keras(g), tr.discriminator_from_keras(d), tr.minivgg19_features_from_keras(e),
+                            alpha=weights.alpha, beta=weights.beta, gamma=weights.gamma)
+        lr_t = torch.from_numpy(lr).permute(0, 3, 1, 2)
+        hr_t = torch.from_numpy(hr).permute(0, 3, 1, 2)
+
+        def call():
+            return step(lr_t, hr_t)
+
+        info["path"] = "SRGAN step, nn.Module, channels_last, Adam"
+    else:
+        import keras
+
+        try:
+            from msrgan.training import MSRGAN
+        except ImportError:
+            from msrgan.training.gan import MSRGAN
+
+        gan = MSRGAN(g, d, e)
+        gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-3), sample_shape=(lr_size, lr_size))
+        gan.set_phase("gan")
+
+        def call():
+            return gan.train_on_batch(lr, hr)
+
+        info["path"] = f"MSRGAN.train_on_batch (jit_compile={gan.jit_compile})"
+    start = time.perf_counter()
+    call()
+    info["compile_s"] = round(time.perf_counter() - start, 2)
+    for _ in range(args.warmup):
+        call()
+    _send({"ready": True, **info})
+    _serve(call)
+
+
+def _serve(call) -> None:
+    """Answers "run" with the seconds of one call, until "quit"."""
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "run":
+            start = time.perf_counter()
+            call()
+            _send({"seconds": time.perf_counter() - start})
+        elif cmd == "quit":
+            break
+
+
 def worker_main(args) -> int:
     try:
         if args.section == "inference":
             _inference_worker(args)
         elif args.section == "tiling":
             _tiling_worker(args)
+        elif args.section == "training":
+            _training_worker(args)
         else:
             raise ValueError(f"unknown worker section {args.section!r}")
     except Exception as exc:  # reported to the parent, which prints it with the worker's log
@@ -351,6 +429,41 @@ def run_inference(args, tmp: Path, log) -> dict:
     return result
 
 
+def training_available() -> bool:
+    """Whether this checkout has the trainer (``msrgan.training.MSRGAN``) the training section times."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("msrgan.training.gan") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def run_training(args, tmp: Path, log) -> dict:
+    opts = ["--model", args.model, "--size", str(args.train_patch), "--batch", str(args.train_batch),
+            "--warmup", str(args.warmup)]
+    workers: dict[str, Worker] = {}
+    ready: dict[str, dict] = {}
+    try:
+        for n in [REFERENCE, *args.backends]:
+            log(f"training: starting {n} ...")
+            workers[n] = Worker(n, "training", opts, tmp)
+            ready[n] = workers[n].receive()
+            log(f"  {n}: {ready[n]['path']}, first step {ready[n]['compile_s']} s")
+        times = _interleave(workers, args.runs, log)
+    finally:
+        for w in workers.values():
+            w.close()
+    result = {}
+    for n in workers:
+        med = statistics.median(times[n])
+        ratios = [tr / tn for tr, tn in zip(times[REFERENCE], times[n])]
+        result[n] = {"patches_s": round(args.train_batch / med, 3), "ratio_to_torch": round(statistics.median(ratios), 3),
+                     "median_s": round(med, 4), "seconds": [round(t, 4) for t in times[n]],
+                     "first_step_s": ready[n]["compile_s"], "path": ready[n]["path"]}
+    return result
+
+
 def run_tiling(args, tmp: Path, log) -> dict:
     opts = ["--model", args.tiling_model, "--size", str(args.tiling_size), "--batch", str(args.tiling_batch),
             "--runs", str(args.tiling_runs)] + (["--no-jit"] if args.no_jit else [])
@@ -408,6 +521,20 @@ def markdown(results: dict, args) -> str:
         lines += ["", f"Target: every backend >= {INFERENCE_TARGET}x native PyTorch: "
                       + ("met" if len(met) == len(args.backends) else
                          "NOT met by " + ", ".join(n for n in args.backends if n not in met)), ""]
+    tra = results.get("training")
+    if tra:
+        lines += [f"### Training (full GAN step: {args.model}, discriminator, miniVGG19 block5 content; "
+                  f"batch {args.train_batch} of {args.train_patch}x{args.train_patch} HR patches, float32)", "",
+                  "| contender | path | first step s | median s/step | HR patches/s | ratio to PyTorch |",
+                  "|---|---|---:|---:|---:|---:|"]
+        for n, r in tra.items():
+            label = "PyTorch (native reference)" if n == REFERENCE else f"Keras / {n}"
+            lines.append(f"| {label} | {r['path']} | {r['first_step_s']:.1f} | {r['median_s']:.3f} | "
+                         f"{r['patches_s']:.2f} | {r['ratio_to_torch']:.2f}x |")
+        met = [n for n in args.backends if tra[n]["ratio_to_torch"] >= TRAINING_TARGET]
+        lines += ["", f"Target: every backend >= {TRAINING_TARGET}x native PyTorch: "
+                      + ("met" if len(met) == len(args.backends) else
+                         "NOT met by " + ", ".join(n for n in args.backends if n not in met)), ""]
     til = results.get("tiling")
     if til:
         h, w, dtype = til["image"]
@@ -438,6 +565,8 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true",
                    help="smoke run: msrgan-x4-small, 64x64 inputs, a 512x512 tiling image (figures not comparable "
                         "to the paper model's); explicit --model/--size/--tiling-* still win")
+    p.add_argument("--train-batch", type=int, default=4, help="HR patches per training step (all contenders)")
+    p.add_argument("--train-patch", type=int, help="HR patch side of the training section (default 96; --quick 48)")
     p.add_argument("--tiling-backend", default="jax", choices=BACKENDS, help="backend of the tiling section")
     p.add_argument("--tiling-model", help="zoo generator of the tiling section (default msrgan-x4)")
     p.add_argument("--tiling-size", type=int, help="side of the square 16-bit test image (default 2048)")
@@ -464,12 +593,16 @@ def parse_args(argv):
     if args.runs < 5:
         p.error(f"--runs must be at least 5 (medians of at least 5 runs), got {args.runs}")
     defaults = {"model": ("msrgan-x4", "msrgan-x4-small"), "size": (128, 64),
-                "tiling_model": ("msrgan-x4", "msrgan-x4-small"), "tiling_size": (2048, 512)}
+                "tiling_model": ("msrgan-x4", "msrgan-x4-small"), "tiling_size": (2048, 512),
+                "train_patch": (96, 48)}
     for key, (full, quick) in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, quick if args.quick else full)
     if args.tiling_runs < 1 or args.tiling_batch < 1 or args.tiling_size < 16:
         p.error("--tiling-runs and --tiling-batch must be >= 1 and --tiling-size >= 16")
+    if args.train_batch < 1 or args.train_patch < 32 or args.train_patch % 16:
+        p.error(f"--train-batch must be >= 1 and --train-patch a multiple of 16 (>= 32), got "
+                f"{args.train_batch} and {args.train_patch}")
     if args.size < 16 or args.batch < 1:
         p.error(f"--size must be >= 16 and --batch >= 1, got {args.size} and {args.batch}")
     if args.json is not None and args.json.exists() and not args.overwrite:
@@ -498,6 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {"inference": {}, "training": {}, "tiling": {}, "machine": machine_info(),
                "settings": {"model": args.model, "size": args.size, "batch": args.batch, "runs": args.runs,
                             "warmup": args.warmup, "jit": not args.no_jit, "quick": args.quick,
+                            "training": {"batch": args.train_batch, "patch": args.train_patch},
                             "tiling": {"backend": args.tiling_backend, "model": args.tiling_model,
                                        "size": args.tiling_size, "batch": args.tiling_batch,
                                        "runs": args.tiling_runs}}}
@@ -506,6 +640,11 @@ def main(argv: list[str] | None = None) -> int:
         (tmp / "plain").mkdir()
         if "inference" in args.sections:
             results["inference"] = run_inference(args, tmp, log)
+        if "training" in args.sections:
+            if training_available():
+                results["training"] = run_training(args, tmp, log)
+            else:
+                log("training: msrgan.training is not in this checkout; section skipped")
         if "tiling" in args.sections:
             results["tiling"] = run_tiling(args, tmp, log)
     if hasattr(os, "getloadavg"):
