@@ -1,0 +1,329 @@
+"""``msrgan train``: train an mSRGAN generator (phase 1 MSE pre-training, phase 2 adversarial).
+
+Example::
+
+    msrgan train --data synthetic --count 64 --generator msrgan-x4-small \\
+        --content minivgg19=runs/minivgg19 --pretrain-steps 2000 --gan-steps 1000 --out runs/msrgan
+    msrgan upscale --model runs/msrgan ...
+
+Settings come from the defaults, then ``--config FILE`` (JSON or TOML, long flag names as keys),
+then the flags given. ``OUT`` receives the generator in the zoo's pretrained format (so ``OUT`` is
+a model folder), ``discriminator/``, ``checkpoints/``, ``logs/`` (``steps.csv``, ``epochs.csv``,
+TensorBoard events), ``grids/`` (LR | bicubic | SR | HR per epoch), ``train_config.json`` and
+``training.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+DEFAULTS = {
+    # data
+    "data": "synthetic", "count": 64, "size": 256, "channels": 3, "bit_depth": 8, "seed": 0, "val_fraction": 0.1,
+    "val_size": 128, "degradation": "bicubic", "degradation_params": None, "scale": 4, "patch_size": 96,
+    "batch_size": 16, "normalization": "percentile", "augment": True,
+    # networks
+    "generator": "msrgan-x4", "generator_options": None, "discriminator_filters": 64, "discriminator_dense": 1024,
+    "discriminator_batch_norm": True, "content": "none", "content_layers": None, "layer_weights": None,
+    "criterion": "l2",
+    # losses and optimization
+    "alpha": None, "beta": None, "gamma": None, "adversarial": "lsgan", "g_lr": 1e-4, "d_lr": 1e-3,
+    "pretrain_lr": None, "pretrain_steps": 1000, "gan_steps": 1000, "steps_per_epoch": 100, "ema": None,
+    "mixed_precision": None, "loss_scale": 1024.0, "jit_compile": "auto",
+    # outputs
+    "out": None, "overwrite": False, "resume": False, "checkpoint_every": 500, "log_every": 10, "tensorboard": True,
+    "grid_images": 4, "verbose": 1,
+}
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train an mSRGAN generator (SRResNet pre-training, then adversarial)",
+        description="Train an mSRGAN/SRGAN generator on HR images degraded on the fly: phase 1 pre-trains the "
+                    "generator on the pixel MSE (SRResNet), phase 2 trains generator and discriminator with "
+                    "alpha*MSE + beta*content + gamma*adversarial. Settings: defaults < --config file (JSON/TOML) "
+                    "< flags. Runs on the Keras backend of KERAS_BACKEND.")
+    d = DEFAULTS
+    boolean = argparse.BooleanOptionalAction
+    p.add_argument("--config", default=None, help="JSON or TOML file of settings (long flag names as keys)")
+    g = p.add_argument_group("data")
+    g.add_argument("--data", default=None, help="'synthetic', an image folder or a Hugging Face dataset "
+                                                "(Hub id or local folder) (default synthetic)")
+    g.add_argument("--count", type=int, default=None, help=f"synthetic fields to draw / images to read "
+                                                           f"(default {d['count']} synthetic, all otherwise)")
+    g.add_argument("--size", type=int, default=None, help=f"synthetic field size (default {d['size']})")
+    g.add_argument("--channels", type=int, default=None, help=f"1, 3 or 4 (default {d['channels']})")
+    g.add_argument("--bit-depth", type=int, default=None, help="synthetic bit depth, 8 or 16 (default 8)")
+    g.add_argument("--seed", type=int, default=None, help="seed of data, split, weights and batches (default 0)")
+    g.add_argument("--val-fraction", type=float, default=None, help=f"held-out share for validation "
+                                                                    f"(default {d['val_fraction']})")
+    g.add_argument("--val-size", type=int, default=None, help=f"side of the validation centre crops "
+                                                              f"(default {d['val_size']})")
+    g.add_argument("--degradation", choices=("bicubic", "microscope"), default=None,
+                   help="how LR images are made from HR (default bicubic)")
+    g.add_argument("--degradation-param", action="append", default=None, metavar="KEY=VALUE",
+                   help="microscope degradation parameter (sigma, photons, read_noise, clip); repeatable")
+    g.add_argument("--scale", type=int, default=None, help="2, 4 or 8 (default 4)")
+    g.add_argument("--patch-size", type=int, default=None, help=f"HR training patch side (default {d['patch_size']})")
+    g.add_argument("--batch-size", type=int, default=None, help=f"patches per step (default {d['batch_size']})")
+    g.add_argument("--normalization", choices=("percentile", "unit"), default=None,
+                   help="per-image percentiles 2/99.8 (default) or the dtype range")
+    g.add_argument("--augment", action=boolean, default=None, help="flips/rot90 augmentation (default on)")
+    n = p.add_argument_group("networks")
+    n.add_argument("--generator", default=None, help=f"zoo name of the generator (default {d['generator']}), or a "
+                                                     "pretrained folder / Hub id to start from")
+    n.add_argument("--generator-option", action="append", default=None, metavar="KEY=VALUE",
+                   help="override a generator setting, e.g. batch_norm=false or num_blocks=8; repeatable")
+    n.add_argument("--discriminator-filters", type=int, default=None, help="first conv width (default 64)")
+    n.add_argument("--discriminator-dense", type=int, default=None, help="hidden dense units (default 1024)")
+    n.add_argument("--discriminator-batch-norm", action=boolean, default=None, help="BatchNorm in D (default on)")
+    n.add_argument("--content", default=None, help="content extractor: minivgg19=PATH_OR_REPO, "
+                                                   "vgg19-imagenet[=WEIGHTS|none], or none (default none)")
+    n.add_argument("--content-layers", default=None, help="comma-separated taps, e.g. block2,block5 or "
+                                                          "block5_conv4 (default block5 / block5_conv4)")
+    n.add_argument("--layer-weights", default=None, help="comma-separated weight per content layer (default 1 each)")
+    n.add_argument("--criterion", choices=("l2", "l1"), default=None, help="content distance (default l2)")
+    o = p.add_argument_group("losses and optimization")
+    o.add_argument("--alpha", type=float, default=None, help="weight of the pixel MSE (default 1)")
+    o.add_argument("--beta", type=float, default=None, help="weight of the content loss (default 1/3, the seed's "
+                                                            "0.8 on sums translated to means; docs/training.md)")
+    o.add_argument("--gamma", type=float, default=None, help="weight of the adversarial loss (default 9.04e-10, "
+                                                             "the seed's 1e-5 on sums; 1e-3 is SRGAN's)")
+    o.add_argument("--adversarial", choices=("lsgan", "vanilla", "hinge"), default=None,
+                   help="adversarial loss (default lsgan, the seed's)")
+    o.add_argument("--g-lr", type=float, default=None, help=f"generator Adam learning rate (default {d['g_lr']})")
+    o.add_argument("--d-lr", type=float, default=None, help=f"discriminator Adam learning rate (default {d['d_lr']})")
+    o.add_argument("--pretrain-lr", type=float, default=None, help="generator learning rate in phase 1 "
+                                                                   "(default: --g-lr)")
+    o.add_argument("--pretrain-steps", type=int, default=None, help=f"phase 1 steps (default {d['pretrain_steps']})")
+    o.add_argument("--gan-steps", type=int, default=None, help=f"phase 2 steps (default {d['gan_steps']})")
+    o.add_argument("--steps-per-epoch", type=int, default=None, help=f"steps between validations "
+                                                                     f"(default {d['steps_per_epoch']})")
+    o.add_argument("--ema", type=float, default=None, metavar="DECAY",
+                   help="keep an EMA of the generator weights (e.g. 0.999); the EMA generator is saved")
+    o.add_argument("--mixed-precision", choices=("bfloat16", "float16"), default=None,
+                   help="mixed precision (GPUs); float16 uses a static loss scale (--loss-scale)")
+    o.add_argument("--loss-scale", type=float, default=None, help="static loss scale for float16 (default 1024)")
+    o.add_argument("--jit-compile", default=None, help="auto, on or off (default auto)")
+    r = p.add_argument_group("outputs")
+    r.add_argument("--out", default=None, help="output folder (required)")
+    r.add_argument("--overwrite", action="store_true", default=None, help="replace an existing run in --out")
+    r.add_argument("--resume", action="store_true", default=None,
+                   help="continue the run in --out from its latest checkpoint (same settings)")
+    r.add_argument("--checkpoint-every", type=int, default=None, help=f"checkpoint interval in steps "
+                                                                      f"(default {d['checkpoint_every']})")
+    r.add_argument("--log-every", type=int, default=None, help="steps.csv / TensorBoard interval (default 10)")
+    r.add_argument("--tensorboard", action=boolean, default=None,
+                   help="TensorBoard events in OUT/logs (needs TensorFlow installed; default on)")
+    r.add_argument("--grid-images", type=int, default=None, help="validation images in each PNG grid (default 4)")
+    r.add_argument("--verbose", type=int, default=None, help="Keras verbosity 0, 1 or 2 (default 1)")
+    p.set_defaults(func=run)
+
+
+def _key_values(items, what: str) -> dict | None:
+    import json
+
+    if not items:
+        return None
+    if isinstance(items, dict):
+        return items
+    out = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key:
+            raise ValueError(f"{what} must be KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _csv(value, cast=str):
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [cast(v) for v in value]
+    return [cast(v.strip()) for v in str(value).split(",") if v.strip()]
+
+
+def run(args) -> int:
+    from msrgan.training.config import load_config_file, resolve_options
+
+    flags = vars(args).copy()
+    flags["degradation_params"] = _key_values(flags.pop("degradation_param", None), "--degradation-param")
+    flags["generator_options"] = _key_values(flags.pop("generator_option", None), "--generator-option")
+    file_cfg = load_config_file(args.config) if args.config else None
+    opt = resolve_options(DEFAULTS, file_cfg, flags, source=str(args.config))
+    if not opt["out"]:
+        raise ValueError("--out is required: the folder of the trained generator, logs and checkpoints")
+    result = train_msrgan(opt)
+    print(result["table"])
+    print(f"saved the generator to {opt['out']} ({result['seconds']:.0f} s on {result['backend']})")
+    return 0
+
+
+def _check_out(out, opt) -> None:
+    import shutil
+
+    from msrgan.training.callbacks import latest_checkpoint
+
+    if not out.exists():
+        return
+    has_run = any((out / n).exists() for n in ("config.json", "checkpoints", "training.json", "logs"))
+    if not has_run:
+        return
+    if opt["resume"]:
+        if latest_checkpoint(out / "checkpoints") is None and not (out / "config.json").exists():
+            raise FileNotFoundError(f"--resume: {out / 'checkpoints'} holds no checkpoint")
+        return
+    if not opt["overwrite"]:
+        raise FileExistsError(f"{out} already holds a training run; pass --overwrite to replace it or --resume to "
+                              "continue it")
+    for name in ("checkpoints", "logs", "grids", "discriminator"):
+        if (out / name).is_dir():
+            shutil.rmtree(out / name)
+    for name in ("training.json", "train_config.json"):
+        if (out / name).exists():
+            (out / name).unlink()
+
+
+def build_generator(spec: str, channels: int, scale: int, options: dict | None):
+    """A generator from a zoo name (with overrides), or loaded from a pretrained folder / Hub id."""
+    import zoo
+    from msrgan.models import Generator
+
+    options = dict(options or {})
+    if spec in zoo.list_models():
+        if zoo.describe(spec)["class"] != "Generator":
+            raise ValueError(f"--generator {spec!r} is a {zoo.describe(spec)['class']}, not a Generator")
+        return zoo.create(spec, channels=channels, scale=scale, **options)
+    if options:
+        raise ValueError("--generator-option applies to zoo names, not to a pretrained generator")
+    g = Generator.from_pretrained(spec)
+    if g.channels != channels or g.scale != scale:
+        raise ValueError(f"the generator at {spec} is {g.channels}-channel x{g.scale}; the run is {channels}-channel "
+                         f"x{scale}")
+    return g
+
+
+def train_msrgan(opt: dict) -> dict:
+    """Runs a whole ``msrgan train`` from resolved options; returns a summary (and a printable ``table``)."""
+    import json
+    import time
+    from pathlib import Path
+
+    import keras
+
+    from msrgan.convention import check_channels, check_scale
+    from msrgan.data import load_source
+    from msrgan.data.patches import PatchDataset, validation_pairs
+    from msrgan.models import Discriminator, load_extractor
+    from msrgan.training.callbacks import TensorBoardLogs, ValidationMonitor
+    from msrgan.training.config import parse_jit, set_precision, write_config
+    from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION
+    from msrgan.training.gan import MSRGAN
+    from msrgan.training.trainer import train_gan
+
+    t0 = time.time()
+    out = Path(opt["out"])
+    _check_out(out, opt)
+    channels = check_channels(int(opt["channels"]), name="--channels")
+    scale = check_scale(int(opt["scale"]), name="--scale")
+    if opt["resume"] and (out / "train_config.json").is_file():
+        saved = json.loads((out / "train_config.json").read_text())
+        changed = sorted(k for k in ("data", "count", "size", "channels", "scale", "patch_size", "batch_size",
+                                     "generator", "generator_options", "content", "pretrain_steps", "seed")
+                         if k in saved and saved[k] != opt[k] and k != "pretrain_steps")
+        if changed:
+            raise ValueError(f"--resume: settings {changed} differ from the run in {out}; resume with the same "
+                             "settings (--config OUT/train_config.json)")
+    policy = set_precision(opt["mixed_precision"])
+    keras.utils.set_random_seed(int(opt["seed"]))
+
+    # Data: split by image, so validation fields are never trained on.
+    src = load_source(opt["data"], channels=channels, count=opt["count"], size=opt["size"], seed=opt["seed"],
+                      bit_depth=opt["bit_depth"])
+    train_src, val_src = src.split(opt["val_fraction"], seed=opt["seed"])
+    patch = int(opt["patch_size"])
+    train_ds = PatchDataset(train_src.images, patch_size=patch, scale=scale, batch_size=int(opt["batch_size"]),
+                            degradation=opt["degradation"], degradation_params=opt["degradation_params"],
+                            augment=bool(opt["augment"]), normalization=opt["normalization"],
+                            steps_per_epoch=int(opt["steps_per_epoch"]), seed=int(opt["seed"]))
+    side = min(min(im.shape[:2]) for im in val_src.images)
+    val_side = min(int(opt["val_size"]), side)
+    val_side -= val_side % scale
+    val_lr, val_hr = validation_pairs(val_src.images, scale=scale, patch_size=val_side,
+                                      degradation=opt["degradation"], degradation_params=opt["degradation_params"],
+                                      seed=int(opt["seed"]) + 1, normalization=opt["normalization"])
+
+    # Networks.
+    generator = build_generator(opt["generator"], channels, scale, opt["generator_options"])
+    discriminator = None
+    if int(opt["gan_steps"]) > 0 and opt["gamma"] != 0:
+        discriminator = Discriminator(channels=channels, filters=int(opt["discriminator_filters"]),
+                                      dense_units=int(opt["discriminator_dense"]),
+                                      batch_norm=bool(opt["discriminator_batch_norm"]))
+    extractor = None
+    content = str(opt["content"] or "none")
+    if content.lower() != "none":
+        extractor = load_extractor(content, channels=channels, layers=_csv(opt["content_layers"]))
+    gan = MSRGAN(generator, discriminator, extractor, layer_weights=_csv(opt["layer_weights"], float),
+                 criterion=opt["criterion"], ema_decay=opt["ema"])
+    pretrain_lr = opt["pretrain_lr"] if opt["pretrain_lr"] is not None else opt["g_lr"]
+    gan.compile(keras.optimizers.Adam(float(pretrain_lr)), keras.optimizers.Adam(float(opt["d_lr"])),
+                alpha=opt["alpha"] if opt["alpha"] is not None else 1.0, beta=opt["beta"], gamma=opt["gamma"],
+                adversarial=opt["adversarial"], jit_compile=parse_jit(opt["jit_compile"]),
+                loss_scale=float(opt["loss_scale"]) if opt["mixed_precision"] == "float16" else None,
+                sample_shape=(patch // scale, patch // scale))
+
+    # Callbacks: validation first (it adds val_* to the epoch logs), then the loggers.
+    logs_dir = out / "logs"
+    tensorboard = TensorBoardLogs(logs_dir, every=int(opt["log_every"])) if opt["tensorboard"] else None
+    monitor = ValidationMonitor(val_lr, val_hr, scale=scale, grid_dir=out / "grids",
+                                grid_images=int(opt["grid_images"]), tensorboard=tensorboard)
+    callbacks = [monitor] + ([tensorboard] if tensorboard is not None and tensorboard.available else [])
+    config_to_save = {k: v for k, v in opt.items() if k not in ("overwrite", "resume", "config")}
+    write_config(out / "train_config.json", config_to_save)
+
+    learning_rates = {"pretrain": float(pretrain_lr), "gan": float(opt["g_lr"])}
+    history = train_gan(gan, train_ds, pretrain_steps=int(opt["pretrain_steps"]), gan_steps=int(opt["gan_steps"]),
+                        steps_per_epoch=int(opt["steps_per_epoch"]), callbacks=callbacks,
+                        checkpoint_dir=out / "checkpoints", checkpoint_every=opt["checkpoint_every"],
+                        resume=bool(opt["resume"]), log_dir=logs_dir, log_every=int(opt["log_every"]),
+                        g_learning_rates=learning_rates, verbose=int(opt["verbose"]),
+                        checkpoint_extra={"train_config": config_to_save})
+
+    # Final validation of the saved generator (the EMA one when kept).
+    from msrgan.training.evaluation import evaluate_generator
+
+    keras.config.set_dtype_policy("float32")
+    final = gan.ema_generator()
+    scores = evaluate_generator(final, val_lr, val_hr, scale=scale)
+    seconds = time.time() - t0
+    last = history[-1] if history else {}
+    summary = {
+        "backend": keras.backend.backend(), "dtype_policy": policy, "seconds": round(seconds, 1), "steps": gan.step,
+        "pretrain_steps": int(opt["pretrain_steps"]), "gan_steps": int(opt["gan_steps"]),
+        "final_epoch": {k: v for k, v in last.items() if isinstance(v, (int, float, str))},
+        "validation": {"msrgan": scores["msrgan"], "bicubic": scores["bicubic"], "images": scores["images"],
+                       "crop": val_side, "convention": f"{PSNR_CONVENTION}; {SSIM_CONVENTION}"},
+        "losses": {"alpha": gan.alpha, "beta": gan.beta, "gamma": gan.gamma, "adversarial": gan.adversarial,
+                   "criterion": gan.criterion, "layer_weights": gan.layer_weights,
+                   "content": content, "content_layers": list(extractor.layer_names) if extractor else []},
+        "data": {"spec": opt["data"], "kind": src.kind, "train_images": len(train_src), "val_images": len(val_src),
+                 "patches": train_ds.get_config()},
+        "ema": opt["ema"], "seed": int(opt["seed"]),
+    }
+    final.save_pretrained(out, metadata={"training": summary})
+    if discriminator is not None:
+        discriminator.save_pretrained(out / "discriminator", metadata={"training": {"backend": summary["backend"],
+                                                                                    "steps": gan.step}})
+    write_config(out / "training.json", {**summary, "history": history})
+    rows = [("method", "PSNR (dB)", "SSIM"),
+            ("bicubic", f"{scores['bicubic']['psnr']:.3f}", f"{scores['bicubic']['ssim']:.4f}"),
+            ("msrgan", f"{scores['msrgan']['psnr']:.3f}", f"{scores['msrgan']['ssim']:.4f}")]
+    table = "\n".join(f"{a:<10}{b:>12}{c:>10}" for a, b, c in rows)
+    table = (f"validation on {scores['images']} held-out image(s), {val_side} px crops, x{scale}\n{table}\n"
+             f"({PSNR_CONVENTION}; {SSIM_CONVENTION})")
+    return {**summary, "table": table, "history": history}

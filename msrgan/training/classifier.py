@@ -1,0 +1,200 @@
+"""Training the miniVGG19 microscopy classifier, whose features drive mSRGAN's content loss.
+
+The classifier sees images normalized exactly as the GAN's training patches are
+(``msrgan.data.patches.PatchDataset``'s default: per-image, per-channel percentiles 2 / 99.8 to
+0 / 1, clipped), so its feature taps measure content on the same intensity scale.
+
+- ``prepare_images``: images of any dtype -> float32 [0, 1] arrays (percentile or unit range).
+- ``ClassifierBatches``: random ``crop``-pixel crops with the 8 flips/rotations, as a Keras
+  ``PyDataset``, deterministic given ``(seed, epoch, index)``.
+- ``train_classifier``: builds, compiles and fits a ``MiniVGG19`` (Adam, cross-entropy on logits),
+  validates each epoch, and returns the model and a report with the validation top-1 accuracy
+  and the confusion matrix.
+- ``confusion_matrix`` / ``classification_report`` / ``format_confusion``.
+
+Example:
+    >>> import numpy as np
+    >>> confusion_matrix([0, 1, 1], [0, 1, 0], num_classes=2).tolist()
+    [[1, 0], [1, 1]]
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import numpy as np
+
+
+def prepare_images(images: Sequence[np.ndarray], normalization: str = "percentile") -> list[np.ndarray]:
+    """Maps each ``(H, W, C)`` image to float32 [0, 1].
+
+    Args:
+        images: Images in their stored dtype.
+        normalization: ``"percentile"`` (per image and channel, 2 / 99.8 percentiles to 0 / 1,
+            clipped; the ``PatchDataset`` default) or ``"unit"`` (uint8 / 255, uint16 / 65535).
+
+    Returns:
+        A list of float32 arrays.
+    """
+    from msrgan.data.normalize import normalize, to_unit_range
+
+    if normalization not in ("percentile", "unit"):
+        raise ValueError(f"normalization must be 'percentile' or 'unit', got {normalization!r}")
+    out = []
+    for i, im in enumerate(images):
+        im = np.asarray(im)
+        if im.ndim != 3:
+            raise ValueError(f"images[{i}] must be (H, W, C), got shape {im.shape}")
+        if normalization == "percentile":
+            out.append(normalize(im, clip=True)[0].astype(np.float32))
+        else:
+            out.append(np.clip(to_unit_range(im), 0.0, 1.0).astype(np.float32))
+    return out
+
+
+def center_crops(images: Sequence[np.ndarray], crop: int) -> np.ndarray:
+    """``(N, crop, crop, C)`` centre crops of images at least ``crop`` pixels on each side."""
+    out = []
+    for i, im in enumerate(images):
+        h, w = im.shape[:2]
+        if h < crop or w < crop:
+            raise ValueError(f"images[{i}] of shape {im.shape} is smaller than the crop size {crop}")
+        y, x = (h - crop) // 2, (w - crop) // 2
+        out.append(im[y:y + crop, x:x + crop])
+    return np.stack(out).astype(np.float32)
+
+
+class ClassifierBatches(keras.utils.PyDataset):
+    """Random labelled crops with flips/rot90 augmentation, deterministic per ``(seed, epoch, index)``.
+
+    Args:
+        images: float32 ``(H, W, C)`` images in [0, 1] (sizes may differ, each at least ``crop``).
+        labels: One class id per image.
+        crop: Crop side in pixels.
+        batch_size: Crops per batch.
+        steps_per_epoch: Batches per epoch.
+        augment: Random flips and rot90.
+        seed: Seed of all draws.
+    """
+
+    def __init__(self, images, labels, *, crop: int, batch_size: int = 32, steps_per_epoch: int = 50,
+                 augment: bool = True, seed: int = 0):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.images = list(images)
+        self.labels = np.asarray(labels, np.int64)
+        if len(self.images) != len(self.labels) or not len(self.images):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+        for i, im in enumerate(self.images):
+            if im.shape[0] < crop or im.shape[1] < crop:
+                raise ValueError(f"images[{i}] of shape {im.shape} is smaller than the crop size {crop}")
+        self.crop, self.batch_size, self.steps = int(crop), int(batch_size), int(steps_per_epoch)
+        self.augment, self.seed, self.epoch = bool(augment), int(seed), 0
+
+    def __len__(self):
+        return self.steps
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+    def __getitem__(self, index):
+        rng = np.random.default_rng((self.seed, self.epoch, int(index)))
+        idx = rng.integers(0, len(self.images), self.batch_size)
+        c = self.crop
+        x = np.empty((self.batch_size, c, c, self.images[0].shape[-1]), np.float32)
+        for b, k in enumerate(idx):
+            im = self.images[k]
+            y0 = int(rng.integers(im.shape[0] - c + 1))
+            x0 = int(rng.integers(im.shape[1] - c + 1))
+            patch = im[y0:y0 + c, x0:x0 + c]
+            if self.augment:
+                if rng.random() < 0.5:
+                    patch = patch[:, ::-1]
+                patch = np.rot90(patch, int(rng.integers(4)))
+            x[b] = patch
+        return x, self.labels[idx]
+
+
+def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """``(num_classes, num_classes)`` counts; row = true class, column = predicted class."""
+    m = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(m, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
+    return m
+
+
+def classification_report(model, x, y, class_names: Sequence[str], *, batch_size: int = 64) -> dict:
+    """Top-1 accuracy, per-class accuracy (recall) and the confusion matrix of ``model`` on ``(x, y)``."""
+    logits = model.predict(np.asarray(x, np.float32), batch_size=batch_size, verbose=0)
+    pred = np.argmax(logits, axis=-1)
+    y = np.asarray(y, np.int64)
+    cm = confusion_matrix(y, pred, len(class_names))
+    support = cm.sum(axis=1)
+    per_class = {name: (float(cm[i, i] / support[i]) if support[i] else None) for i, name in enumerate(class_names)}
+    return {"accuracy": float(np.mean(pred == y)), "per_class_accuracy": per_class,
+            "confusion_matrix": cm.tolist(), "class_names": list(class_names), "images": int(len(y))}
+
+
+def format_confusion(report: dict, width: int = 5) -> str:
+    """The confusion matrix as text: one row per true class, columns = predicted class ids."""
+    names = report["class_names"]
+    cm = np.asarray(report["confusion_matrix"])
+    pad = max(len(n) for n in names)
+    head = " " * (pad + 4) + "".join(f"{j:>{width}d}" for j in range(len(names))) + "   recall"
+    lines = [f"top-1 accuracy {report['accuracy']:.4f} on {report['images']} images (rows: true, columns: predicted)",
+             head]
+    for i, n in enumerate(names):
+        acc = report["per_class_accuracy"][n]
+        acc_s = "   -" if acc is None else f"{acc:7.3f}"
+        lines.append(f"{i:>2d} {n:<{pad}} " + "".join(f"{v:>{width}d}" for v in cm[i]) + f"  {acc_s}")
+    return "\n".join(lines)
+
+
+def train_classifier(train_images, train_labels, val_images, val_labels, *, class_names: Sequence[str],
+                     crop: int = 64, width: float = 0.25, dropout: float = 0.3, steps: int = 300,
+                     steps_per_epoch: int = 50, batch_size: int = 32, learning_rate: float = 1e-3,
+                     seed: int = 0, augment: bool = True, jit_compile="auto", callbacks=(), verbose="auto"):
+    """Trains a ``MiniVGG19`` on labelled float32 [0, 1] images and reports validation accuracy.
+
+    Args:
+        train_images, train_labels: Training images ``(H, W, C)`` (see ``prepare_images``) and ids.
+        val_images, val_labels: Validation images (centre-cropped to ``crop``) and ids.
+        class_names: Name of each class id (``num_classes = len(class_names)``).
+        crop: Side of the training crops and validation centre crops.
+        width, dropout: ``MiniVGG19`` options.
+        steps: Total training steps.
+        steps_per_epoch: Steps between validations.
+        batch_size: Crops per step.
+        learning_rate: Adam learning rate (cosine-decayed to 5% over ``steps``).
+        seed: Seed of the weights and the batches.
+        augment: Flips/rot90 augmentation.
+        jit_compile: Passed to ``compile``.
+        callbacks: Extra Keras callbacks.
+        verbose: ``fit`` verbosity.
+
+    Returns:
+        ``(model, report)``: the trained ``MiniVGG19`` and ``classification_report`` on the
+        validation set plus ``history`` (epoch logs).
+    """
+    from msrgan.models import MiniVGG19
+
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    channels = int(np.asarray(train_images[0]).shape[-1])
+    keras.utils.set_random_seed(seed)
+    model = MiniVGG19(num_classes=len(class_names), channels=channels, width=width, dropout=dropout)
+    model(np.zeros((1, crop, crop, channels), np.float32))
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps, alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=jit_compile)
+    spe = min(int(steps_per_epoch), int(steps))
+    epochs = -(-int(steps) // spe)
+    data = ClassifierBatches(train_images, train_labels, crop=crop, batch_size=batch_size, steps_per_epoch=spe,
+                             augment=augment, seed=seed)
+    x_val = center_crops(val_images, crop)
+    y_val = np.asarray(val_labels, np.int64)
+    hist = model.fit(data, epochs=epochs, validation_data=(x_val, y_val), callbacks=list(callbacks),
+                     verbose=verbose, shuffle=False)
+    report = classification_report(model, x_val, y_val, class_names)
+    report["history"] = [{k: float(v[i]) for k, v in hist.history.items()} for i in range(len(hist.epoch))]
+    return model, report

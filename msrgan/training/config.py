@@ -1,0 +1,111 @@
+"""Run configuration for the training commands: defaults, a JSON/TOML/YAML config file, then flags.
+
+A config file holds the same settings as the command-line flags, by their long names (dashes or
+underscores alike), e.g. ``train.toml``::
+
+    data = "synthetic"
+    count = 64
+    pretrain-steps = 2000
+    content = "minivgg19=runs/minivgg19"
+
+Precedence: built-in defaults < config file < flags given on the command line. The resolved
+configuration is written next to the run's outputs, so ``--config OUT/train_config.json``
+repeats a run.
+
+Example:
+    >>> resolve_options({"steps": 10, "lr": 0.1}, {"steps": 5}, {"steps": None, "lr": 0.01})
+    {'steps': 5, 'lr': 0.01}
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def load_config_file(path) -> dict:
+    """Reads a ``.json``, ``.toml`` or ``.yaml`` config file into a flat dict with underscore keys."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    text = path.read_text()
+    if path.suffix.lower() == ".toml":
+        import tomllib
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path} is not valid TOML: {exc}") from None
+    elif path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path} is not valid YAML: {exc}") from None
+    elif path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    else:
+        raise ValueError(f"config file {path} must end in .json, .toml, .yaml or .yml")
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a table/object of settings, got {type(data).__name__}")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def resolve_options(defaults: dict, file_config: dict | None, flags: dict, *, source: str = "config file") -> dict:
+    """Merges ``defaults`` < ``file_config`` < ``flags`` (flags that are None were not given).
+
+    Raises:
+        ValueError: naming an unknown key of the config file.
+    """
+    file_config = dict(file_config or {})
+    unknown = sorted(set(file_config) - set(defaults))
+    if unknown:
+        raise ValueError(f"{source}: unknown setting(s) {unknown}; known: {sorted(defaults)}")
+    out = dict(defaults)
+    out.update(file_config)
+    out.update({k: v for k, v in flags.items() if k in defaults and v is not None})
+    return out
+
+
+def write_config(path, options: dict) -> Path:
+    """Writes the resolved options as JSON (atomically); returns the path."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        json.dump(options, f, indent=2, sort_keys=True, default=str)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def set_precision(mixed_precision: str | None) -> str:
+    """Sets Keras's global dtype policy: None/"float32", ``"bfloat16"`` or ``"float16"`` (mixed)."""
+    import keras
+
+    if mixed_precision in (None, "", "none", "float32"):
+        keras.config.set_dtype_policy("float32")
+        return "float32"
+    if mixed_precision not in ("bfloat16", "float16"):
+        raise ValueError(f"--mixed-precision must be bfloat16 or float16, got {mixed_precision!r}")
+    keras.config.set_dtype_policy(f"mixed_{mixed_precision}")
+    return f"mixed_{mixed_precision}"
+
+
+def parse_jit(value) -> str | bool:
+    """``"auto"``, or a bool from ``on/off/true/false/1/0``."""
+    if isinstance(value, bool) or value == "auto":
+        return value
+    v = str(value).lower()
+    if v in ("on", "true", "1", "yes"):
+        return True
+    if v in ("off", "false", "0", "no"):
+        return False
+    raise ValueError(f"--jit-compile must be auto, on or off, got {value!r}")
