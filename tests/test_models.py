@@ -43,7 +43,7 @@ def test_generator_is_fully_convolutional(batch_norm):
 def test_discriminator_accepts_patch_and_larger(channels):
     d = Discriminator(channels=channels, filters=4, dense_units=16)
     n_weights = None
-    for size in (32, 96, 128):
+    for size in (32, 48, 80):
         out = d(np.random.default_rng(size).random((2, size, size, channels), dtype=np.float32))
         assert tuple(out.shape) == (2, 1)
         n_weights = n_weights or d.count_params()
@@ -51,8 +51,8 @@ def test_discriminator_accepts_patch_and_larger(channels):
 
 
 def test_discriminator_structure_matches_srgan():
-    d = Discriminator(channels=3)
-    d(np.zeros((1, 96, 96, 3), "float32"))
+    d = Discriminator(channels=1)
+    d(np.zeros((1, 16, 16, 1), "float32"))
     filters = [c.filters for c in d.convs]
     strides = [c.strides for c in d.convs]
     assert filters == [64, 64, 128, 128, 256, 256, 512, 512]
