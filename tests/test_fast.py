@@ -53,7 +53,7 @@ def randomize(model, alpha_range=(0.0, 0.3)):
 
 def make_generator(scale, channels, batch_norm, *, blocks=2, filters=8, alpha_range=(0.0, 0.3)):
     g = Generator(num_blocks=blocks, filters=filters, channels=channels, scale=scale, batch_norm=batch_norm)
-    g(np.zeros((1, 8, 8, channels), "float32"))
+    g(np.zeros((2, 11, 9, channels), "float32"))  # the shape of lr_batch(): eager JAX compiles per shape
     return randomize(g, alpha_range)
 
 
