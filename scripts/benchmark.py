@@ -112,6 +112,13 @@ def _send(obj) -> None:
     sys.stdout.flush()
 
 
+def _torch_device() -> str:
+    """Where the PyTorch reference runs: the GPU when there is one (as the Keras backends do)."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _set_threads(worker: str) -> int:
     """All cores for every contender: torch's intra-op pool is set explicitly (TensorFlow and XLA
     size theirs to the core count by default)."""
@@ -140,15 +147,17 @@ def _inference_worker(args) -> None:
         sys.path.insert(0, str(ROOT / "scripts"))
         import torch_reference
 
-        net = torch_reference.from_keras(g).to(memory_format=torch.channels_last)
+        device = _torch_device()
+        net = torch_reference.from_keras(g).to(device=device, memory_format=torch.channels_last)
         del g
 
         def call():
             with torch.inference_mode():
-                xt = torch.from_numpy(x).permute(0, 3, 1, 2)  # NHWC memory = channels_last NCHW
-                return net(xt).permute(0, 2, 3, 1).numpy()
+                xt = torch.from_numpy(x).to(device).permute(0, 3, 1, 2)  # NHWC memory = channels_last NCHW
+                return net(xt).permute(0, 2, 3, 1).cpu().numpy()  # .cpu() waits for the device
 
-        info.update(path="nn.Module, channels_last, inference_mode", torch=torch.__version__)
+        info.update(path=f"nn.Module, channels_last, inference_mode{'' if device == 'cpu' else ', ' + device}",
+                    torch=torch.__version__)
     elif args.plain:
         import keras
 
@@ -265,10 +274,12 @@ def _training_worker(args) -> None:
         sys.path.insert(0, str(ROOT / "scripts"))
         import torch_reference as tr
 
-        step = tr.SRGANStep(tr.from_keras(g), tr.discriminator_from_keras(d), tr.minivgg19_features_from_keras(e),
-                            alpha=weights.alpha, beta=weights.beta, gamma=weights.gamma)
-        lr_t = torch.from_numpy(lr).permute(0, 3, 1, 2)
-        hr_t = torch.from_numpy(hr).permute(0, 3, 1, 2)
+        device = _torch_device()
+        nets = [m.to(device) for m in (tr.from_keras(g), tr.discriminator_from_keras(d),
+                                       tr.minivgg19_features_from_keras(e))]
+        step = tr.SRGANStep(*nets, alpha=weights.alpha, beta=weights.beta, gamma=weights.gamma)
+        lr_t = torch.from_numpy(lr).to(device).permute(0, 3, 1, 2)
+        hr_t = torch.from_numpy(hr).to(device).permute(0, 3, 1, 2)  # the step's float() results wait for the device
 
         def call():
             return step(lr_t, hr_t)
@@ -339,7 +350,8 @@ class Worker:
         self.log_path = tmp / f"{section}-{name}.log"
         self.output = tmp / f"{section}-{name}.npy"
         backend = "torch" if name == REFERENCE else name
-        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        pythonpath = f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": pythonpath,
                "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
         cmd = [sys.executable, str(Path(__file__).resolve()), "--_worker", name, "--_section", section,
                "--_output", str(self.output), *opts]
@@ -467,7 +479,8 @@ def run_training(args, tmp: Path, log) -> dict:
     for n in workers:
         med = statistics.median(times[n])
         ratios = [tr / tn for tr, tn in zip(times[REFERENCE], times[n])]
-        result[n] = {"patches_s": round(args.train_batch / med, 3), "ratio_to_torch": round(statistics.median(ratios), 3),
+        result[n] = {"patches_s": round(args.train_batch / med, 3),
+                     "ratio_to_torch": round(statistics.median(ratios), 3),
                      "median_s": round(med, 4), "seconds": [round(t, 4) for t in times[n]],
                      "first_step_s": ready[n]["compile_s"], "path": ready[n]["path"]}
     return result
@@ -583,7 +596,7 @@ def parse_args(argv):
     p.add_argument("--tiling-size", type=int, help="side of the square 16-bit test image (default 2048)")
     p.add_argument("--tiling-batch", type=int, default=2, help="tiles per model call in the tiling section")
     p.add_argument("--tiling-runs", type=int, default=1,
-                   help="tiling repetitions (the paper model on a 2048x2048 image takes minutes per run on a few cores)")
+                   help="tiling repetitions (a 2048x2048 image takes minutes per run on a few cores)")
     p.add_argument("--json", type=Path, help="write the results as JSON to this file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     # worker-side options (internal)
