@@ -28,7 +28,7 @@ DEFAULTS = {
     "criterion": "l2",
     # losses and optimization
     "alpha": None, "beta": None, "gamma": None, "adversarial": "lsgan", "g_lr": 1e-4, "d_lr": 1e-3,
-    "pretrain_lr": None, "pretrain_steps": 1000, "gan_steps": 1000, "steps_per_epoch": 100, "ema": None,
+    "pretrain_lr": None, "lr_decay": "constant", "pretrain_steps": 1000, "gan_steps": 1000, "steps_per_epoch": 100, "ema": None,
     "mixed_precision": None, "loss_scale": 1024.0, "jit_compile": "auto",
     # outputs
     "out": None, "overwrite": False, "resume": False, "checkpoint_every": 500, "log_every": 10, "tensorboard": True,
@@ -85,16 +85,20 @@ def register(sub) -> None:
     n.add_argument("--criterion", choices=("l2", "l1"), default=None, help="content distance (default l2)")
     o = p.add_argument_group("losses and optimization")
     o.add_argument("--alpha", type=float, default=None, help="weight of the pixel MSE (default 1)")
-    o.add_argument("--beta", type=float, default=None, help="weight of the content loss (default 1/3, the seed's "
-                                                            "0.8 on sums translated to means; docs/training.md)")
-    o.add_argument("--gamma", type=float, default=None, help="weight of the adversarial loss (default 9.04e-10, "
-                                                             "the seed's 1e-5 on sums; 1e-3 is SRGAN's)")
+    o.add_argument("--beta", type=float, default=None,
+                   help="weight of the content loss (default: the seed's 0.8 on sums translated to means for this "
+                        "patch size and extractor, 1/3 for 96px RGB patches and miniVGG19 block5; docs/training.md)")
+    o.add_argument("--gamma", type=float, default=None,
+                   help="weight of the adversarial loss (default: the seed's 1e-5 on sums translated likewise, "
+                        "9.04e-10 for 96px RGB patches; SRGAN used 1e-3)")
     o.add_argument("--adversarial", choices=("lsgan", "vanilla", "hinge"), default=None,
                    help="adversarial loss (default lsgan, the seed's)")
     o.add_argument("--g-lr", type=float, default=None, help=f"generator Adam learning rate (default {d['g_lr']})")
     o.add_argument("--d-lr", type=float, default=None, help=f"discriminator Adam learning rate (default {d['d_lr']})")
     o.add_argument("--pretrain-lr", type=float, default=None, help="generator learning rate in phase 1 "
                                                                    "(default: --g-lr)")
+    o.add_argument("--lr-decay", choices=("cosine", "constant"), default=None,
+                   help="phase 1 learning rate: constant (default) or cosine decay to 5%% of --pretrain-lr")
     o.add_argument("--pretrain-steps", type=int, default=None, help=f"phase 1 steps (default {d['pretrain_steps']})")
     o.add_argument("--gan-steps", type=int, default=None, help=f"phase 2 steps (default {d['gan_steps']})")
     o.add_argument("--steps-per-epoch", type=int, default=None, help=f"steps between validations "
@@ -207,8 +211,26 @@ def build_generator(spec: str, channels: int, scale: int, options: dict | None):
     return g
 
 
+def seed_loss_weights(extractor, patch_size: int, channels: int):
+    """The seed's loss weights (0.4, 0.8, 1e-5 on sums) as mean-based weights for this configuration.
+
+    ``N_pix = patch_size**2 * channels``; ``N_feat`` sums ``h * w * c`` over the extractor's
+    layers for a ``patch_size`` input (``msrgan.losses.LossWeights.from_seed``). Without an
+    extractor the pixel count alone sets ``gamma``.
+    """
+    from msrgan.losses import LossWeights
+
+    n_pix = int(patch_size) ** 2 * int(channels)
+    if extractor is not None and hasattr(extractor, "feature_shapes"):
+        n_feat = sum(h * w * c for h, w, c in extractor.feature_shapes(patch_size, patch_size))
+    else:
+        n_feat = 1
+    return LossWeights.from_seed(n_pix, max(n_feat, 1))
+
+
 def train_msrgan(opt: dict) -> dict:
     """Runs a whole ``msrgan train`` from resolved options; returns a summary (and a printable ``table``)."""
+    import dataclasses
     import json
     import time
     from pathlib import Path
@@ -223,7 +245,7 @@ def train_msrgan(opt: dict) -> dict:
     from msrgan.training.config import parse_jit, set_precision, write_config
     from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION
     from msrgan.training.gan import MSRGAN
-    from msrgan.training.trainer import train_gan
+    from msrgan.training.trainer import PhaseSchedule, train_gan
 
     t0 = time.time()
     out = Path(opt["out"])
@@ -244,7 +266,8 @@ def train_msrgan(opt: dict) -> dict:
     # Data: split by image, so validation fields are never trained on.
     src = load_source(opt["data"], channels=channels, count=opt["count"], size=opt["size"], seed=opt["seed"],
                       bit_depth=opt["bit_depth"])
-    train_src, val_src = src.split(opt["val_fraction"], seed=opt["seed"])
+    # Labels play no part in super-resolution: a plain (not class-stratified) split.
+    train_src, val_src = dataclasses.replace(src, labels=None).split(opt["val_fraction"], seed=opt["seed"])
     patch = int(opt["patch_size"])
     train_ds = PatchDataset(train_src.images, patch_size=patch, scale=scale, batch_size=int(opt["batch_size"]),
                             degradation=opt["degradation"], degradation_params=opt["degradation_params"],
@@ -271,8 +294,12 @@ def train_msrgan(opt: dict) -> dict:
     gan = MSRGAN(generator, discriminator, extractor, layer_weights=_csv(opt["layer_weights"], float),
                  criterion=opt["criterion"], ema_decay=opt["ema"])
     pretrain_lr = opt["pretrain_lr"] if opt["pretrain_lr"] is not None else opt["g_lr"]
-    gan.compile(keras.optimizers.Adam(float(pretrain_lr)), keras.optimizers.Adam(float(opt["d_lr"])),
-                alpha=opt["alpha"] if opt["alpha"] is not None else 1.0, beta=opt["beta"], gamma=opt["gamma"],
+    schedule = PhaseSchedule(float(pretrain_lr), int(opt["pretrain_steps"]), float(opt["g_lr"]), decay=opt["lr_decay"])
+    seed_weights = seed_loss_weights(extractor, patch, channels)
+    beta = opt["beta"] if opt["beta"] is not None else seed_weights.beta
+    gamma = opt["gamma"] if opt["gamma"] is not None else seed_weights.gamma
+    gan.compile(keras.optimizers.Adam(schedule), keras.optimizers.Adam(float(opt["d_lr"])),
+                alpha=opt["alpha"] if opt["alpha"] is not None else 1.0, beta=beta, gamma=gamma,
                 adversarial=opt["adversarial"], jit_compile=parse_jit(opt["jit_compile"]),
                 loss_scale=float(opt["loss_scale"]) if opt["mixed_precision"] == "float16" else None,
                 sample_shape=(patch // scale, patch // scale))
@@ -286,12 +313,11 @@ def train_msrgan(opt: dict) -> dict:
     config_to_save = {k: v for k, v in opt.items() if k not in ("overwrite", "resume", "config")}
     write_config(out / "train_config.json", config_to_save)
 
-    learning_rates = {"pretrain": float(pretrain_lr), "gan": float(opt["g_lr"])}
     history = train_gan(gan, train_ds, pretrain_steps=int(opt["pretrain_steps"]), gan_steps=int(opt["gan_steps"]),
                         steps_per_epoch=int(opt["steps_per_epoch"]), callbacks=callbacks,
                         checkpoint_dir=out / "checkpoints", checkpoint_every=opt["checkpoint_every"],
                         resume=bool(opt["resume"]), log_dir=logs_dir, log_every=int(opt["log_every"]),
-                        g_learning_rates=learning_rates, verbose=int(opt["verbose"]),
+                        verbose=int(opt["verbose"]),
                         checkpoint_extra={"train_config": config_to_save})
 
     # Final validation of the saved generator (the EMA one when kept).
@@ -315,10 +341,11 @@ def train_msrgan(opt: dict) -> dict:
                  "patches": train_ds.get_config()},
         "ema": opt["ema"], "seed": int(opt["seed"]),
     }
-    final.save_pretrained(out, metadata={"training": summary})
+    # _check_out has already refused to touch an existing run without --overwrite or --resume.
+    final.save_pretrained(out, metadata={"training": summary}, overwrite=True)
     if discriminator is not None:
-        discriminator.save_pretrained(out / "discriminator", metadata={"training": {"backend": summary["backend"],
-                                                                                    "steps": gan.step}})
+        discriminator.save_pretrained(out / "discriminator", overwrite=True,
+                                      metadata={"training": {"backend": summary["backend"], "steps": gan.step}})
     write_config(out / "training.json", {**summary, "history": history})
     rows = [("method", "PSNR (dB)", "SSIM"),
             ("bicubic", f"{scores['bicubic']['psnr']:.3f}", f"{scores['bicubic']['ssim']:.4f}"),

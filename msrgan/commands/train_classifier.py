@@ -117,7 +117,8 @@ def train_and_save(opt: dict, out) -> dict:
                                                                    else {})},
                "options": {k: v for k, v in opt.items() if k not in ("out", "overwrite", "verbose", "config")}}
     keras.config.set_dtype_policy("float32")
-    model.save_pretrained(out, metadata={"class_names": list(src.class_names), "training": summary})
+    model.save_pretrained(out, metadata={"class_names": list(src.class_names), "training": summary},
+                          overwrite=bool(opt.get("overwrite")))
     write_config(out / "train_config.json", {k: v for k, v in opt.items() if k not in ("overwrite",)})
     tmp = out / ".report.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2) + "\n")

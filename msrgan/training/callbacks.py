@@ -113,13 +113,15 @@ def restore_checkpoint(model, path) -> dict:
     if len(state) != len(variables) or len(meta["variables"]) != len(variables):
         raise ValueError(f"{path} holds {len(state)} variable(s) but the model needs {len(variables)}: "
                          "the architecture or training options differ")
+    values = []
     for i, v in enumerate(variables):
-        value = state[f"{i:05d}"]
-        if tuple(value.shape) != tuple(v.shape):
-            raise ValueError(f"{path}: variable {i} ({meta['variables'][i][0]}) has shape {tuple(value.shape)}, "
+        saved_shape = tuple(meta["variables"][i][1])  # safetensors stores 0-d arrays as (1,)
+        if saved_shape != tuple(v.shape):
+            raise ValueError(f"{path}: variable {i} ({meta['variables'][i][0]}) has shape {saved_shape}, "
                              f"the model's {v.path} has {tuple(v.shape)}")
-    for i, v in enumerate(variables):
-        v.assign(state[f"{i:05d}"].astype(keras.backend.standardize_dtype(v.dtype)))
+        values.append(state[f"{i:05d}"].reshape(saved_shape).astype(keras.backend.standardize_dtype(v.dtype)))
+    for v, value in zip(variables, values):
+        v.assign(value)
     if meta.get("phase"):
         model.set_phase(meta["phase"])
     return meta

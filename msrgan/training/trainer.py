@@ -121,6 +121,44 @@ def epoch_plan(pretrain_steps: int, gan_steps: int, steps_per_epoch: int) -> lis
     return plan
 
 
+@keras.saving.register_keras_serializable(package="msrgan")
+class PhaseSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """The generator's learning rate over both phases, a function of its update count.
+
+    Phase 1 (updates ``0 .. pretrain_steps - 1``) starts at ``pretrain_lr`` and, with
+    ``decay="cosine"``, follows a half cosine down to ``final_fraction * pretrain_lr``; phase 2
+    uses ``gan_lr`` (constant). Being a function of the optimizer's ``iterations``, it resumes
+    exactly from a checkpoint.
+
+    Example:
+        >>> s = PhaseSchedule(1e-3, 100, 1e-4)
+        >>> [round(float(s(k)), 6) for k in (0, 50, 99, 100)]
+        [0.001, 0.000525, 5e-05, 0.0001]
+    """
+
+    def __init__(self, pretrain_lr: float, pretrain_steps: int, gan_lr: float, decay: str = "cosine",
+                 final_fraction: float = 0.05):
+        if decay not in ("cosine", "constant"):
+            raise ValueError(f"decay must be 'cosine' or 'constant', got {decay!r}")
+        self.pretrain_lr, self.pretrain_steps, self.gan_lr = float(pretrain_lr), int(pretrain_steps), float(gan_lr)
+        self.decay, self.final_fraction = decay, float(final_fraction)
+
+    def __call__(self, step):
+        from keras import ops
+
+        step = ops.cast(step, "float32")
+        if self.decay == "cosine":
+            t = ops.clip(step / float(max(self.pretrain_steps - 1, 1)), 0.0, 1.0)
+            factor = self.final_fraction + (1.0 - self.final_fraction) * 0.5 * (1.0 + ops.cos(np.pi * t))
+        else:
+            factor = 1.0
+        return ops.where(step < float(self.pretrain_steps), self.pretrain_lr * factor, self.gan_lr)
+
+    def get_config(self):
+        return {"pretrain_lr": self.pretrain_lr, "pretrain_steps": self.pretrain_steps, "gan_lr": self.gan_lr,
+                "decay": self.decay, "final_fraction": self.final_fraction}
+
+
 class _StopAtEpochEnd(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.model.stop_training = True
@@ -129,8 +167,7 @@ class _StopAtEpochEnd(keras.callbacks.Callback):
 def train_gan(model, data, *, pretrain_steps: int, gan_steps: int, steps_per_epoch: int = 100,
               callbacks: Sequence[keras.callbacks.Callback] = (), checkpoint_dir=None, checkpoint_every: int | None = None,
               keep_checkpoints: int | None = 3, resume: bool | str | Path = False, log_dir=None, log_every: int = 10,
-              checkpoint_extra: dict | None = None, g_learning_rates: dict | None = None,
-              verbose="auto") -> list[dict]:
+              checkpoint_extra: dict | None = None, verbose="auto") -> list[dict]:
     """Runs phase 1 (MSE pre-training) then phase 2 (adversarial) on a compiled ``MSRGAN``.
 
     Args:
@@ -150,8 +187,6 @@ def train_gan(model, data, *, pretrain_steps: int, gan_steps: int, steps_per_epo
         log_dir: Folder of ``steps.csv``/``epochs.csv`` (None: no CSV logs).
         log_every: Step interval of ``steps.csv``.
         checkpoint_extra: Facts stored with each checkpoint (e.g. the run configuration).
-        g_learning_rates: ``{"pretrain": lr1, "gan": lr2}``: the generator's learning rate in
-            each phase (set before each epoch); None keeps the optimizer's.
         verbose: Keras ``fit`` verbosity.
 
     Returns:
@@ -195,9 +230,6 @@ def train_gan(model, data, *, pretrain_steps: int, gan_steps: int, steps_per_epo
         if phase == "gan" and model.discriminator is None:
             phase = "generator"
         model.set_phase(phase)
-        rate = (g_learning_rates or {}).get("pretrain" if phase == "pretrain" else "gan")
-        if rate is not None:
-            model.g_optimizer.learning_rate = float(rate)
         fit = model.fit(StepBatches(source, begin, end - begin), epochs=len(plan), initial_epoch=epoch,
                         steps_per_epoch=end - begin, callbacks=cbs, verbose=verbose, shuffle=False)
         logs = {k: float(v[-1]) for k, v in fit.history.items() if v}
