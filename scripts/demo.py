@@ -33,18 +33,19 @@ sys.path.insert(0, str(ROOT))
 
 # The whole demo configuration, in one place.
 CLASSIFIER = {
-    "data": "synthetic", "count": 1040, "size": 64, "channels": 3, "seed": 0, "val_fraction": 0.2,
-    "normalization": "percentile", "crop": 64, "width": 0.125, "dropout": 0.3, "steps": 400,
-    "steps_per_epoch": 100, "batch_size": 32, "lr": 2e-3, "augment": True, "jit_compile": "auto",
+    "data": "synthetic", "count": 1300, "size": 64, "channels": 3, "seed": 0, "val_fraction": 0.2,
+    "normalization": "percentile", "crop": 64, "width": 0.125, "dropout": 0.3, "steps": 500,
+    "steps_per_epoch": 100, "batch_size": 32, "lr": 2e-3, "augment": False, "jit_compile": "auto",
     "mixed_precision": None, "overwrite": True, "verbose": 2,
 }
 GAN = {
     "data": "synthetic", "count": 48, "size": 128, "seed": 1, "val_fraction": 0.1, "val_size": 128,
     "degradation": "bicubic", "scale": 4, "patch_size": 48, "batch_size": 8, "normalization": "percentile",
+    "augment": False, "jit_compile": "auto",
     "generator": "msrgan-x4-small", "generator_options": {"batch_norm": False},
     "discriminator_filters": 16, "discriminator_dense": 128, "content_layers": "block5", "criterion": "l2",
-    "alpha": 1.0, "beta": None, "gamma": None, "adversarial": "lsgan",
-    "pretrain_lr": 2e-3, "lr_decay": "constant", "g_lr": 1e-4, "d_lr": 1e-3, "pretrain_steps": 1000, "gan_steps": 100,
+    "alpha": 1.0, "beta": 0.02, "gamma": 1e-3, "adversarial": "lsgan",
+    "pretrain_lr": 2e-3, "lr_decay": "step", "g_lr": 1e-4, "d_lr": 1e-3, "pretrain_steps": 1000, "gan_steps": 100,
     "steps_per_epoch": 100, "ema": None, "tensorboard": False, "checkpoint_every": None, "log_every": 10,
     "verbose": 2,
 }

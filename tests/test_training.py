@@ -92,6 +92,26 @@ def test_pretrain_loss_is_the_mse_and_logs_all_metrics():
     assert logs["content"][0] == 0.0 and logs["d_loss"][0] == 0.0
 
 
+def test_phase_one_can_use_its_own_generator_optimizer():
+    from msrgan.training.trainer import PretrainSchedule
+
+    g, disc, fx = _networks()
+    gan = MSRGAN(g, disc, fx)
+    pre = keras.optimizers.Adam(PretrainSchedule(1e-3, 2, decay="step", final_fraction=0.5))
+    gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-3), pretrain_optimizer=pre, gamma=1e-2,
+                sample_shape=(16, 16))
+    lr, hr = _batch()
+    gan.fit(lr, hr, batch_size=2, epochs=2, verbose=0)
+    assert (int(pre.iterations), int(gan.g_optimizer.iterations)) == (2, 0)
+    assert float(pre.learning_rate) == pytest.approx(5e-4)  # the schedule at update 2
+    gan.set_phase("gan")
+    gan.fit(lr, hr, batch_size=2, epochs=1, verbose=0)
+    assert (int(pre.iterations), int(gan.g_optimizer.iterations), int(gan.d_optimizer.iterations)) == (2, 1, 1)
+    assert gan.step == 3
+    with pytest.raises(ValueError, match="own optimizer"):
+        MSRGAN(*_networks()).compile(gan.g_optimizer, keras.optimizers.Adam(), pretrain_optimizer=gan.g_optimizer)
+
+
 def test_loss_falls_on_a_fixed_batch():
     gan = _gan()
     batch = _batch()

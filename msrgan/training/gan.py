@@ -22,7 +22,8 @@ One training step, in the order of BasicSR's SRGAN:
 The phase (``set_phase``) chooses the parts: ``"pretrain"`` (step 1 with the MSE alone: the
 SRResNet pre-training), ``"gan"`` (steps 1-3, full loss), ``"generator"`` (step 1, full loss, D
 frozen) and ``"discriminator"`` (step 2 alone, G frozen: a discriminator warm-up). The
-extractor is never trained. The step count is ``model.optimizer.iterations``.
+extractor is never trained. The step count is ``model.optimizer.iterations`` (an
+``OptimizerGroup`` holding every optimizer, so Keras and the checkpoints see all their state).
 
 Example:
     >>> import numpy as np, keras
@@ -49,6 +50,36 @@ PHASES: tuple[str, ...] = ("pretrain", "gan", "generator", "discriminator")
 G_PHASES = ("pretrain", "gan", "generator")
 D_PHASES = ("gan", "discriminator")
 METRIC_NAMES: tuple[str, ...] = ("g_loss", "d_loss", "mse", "content", "adversarial", "psnr")
+
+
+class OptimizerGroup(keras.optimizers.Optimizer):
+    """Several optimizers seen by Keras's trainers as one ``model.optimizer``.
+
+    Its ``variables`` are its own step counter (``iterations``: training steps of the MSRGAN)
+    followed by every member's variables, so the JAX trainer carries all of them in its state
+    and a checkpoint holds all of them. Members are applied by ``MSRGAN``'s train steps, each
+    to its own network; the group itself is never applied.
+
+    Args:
+        optimizers: Member optimizers; each must be a distinct instance.
+    """
+
+    def __init__(self, optimizers, name: str = "msrgan_optimizers"):
+        super().__init__(learning_rate=0.0, name=name)
+        members = [o for o in optimizers if o is not None]
+        if len({id(o) for o in members}) != len(members):
+            raise ValueError("each network and phase needs its own optimizer instance")
+        self.members = members
+
+    @property
+    def variables(self):
+        out = list(self._variables)
+        for opt in self.members:
+            out.extend(opt.variables)
+        return out
+
+    def apply(self, grads, trainable_variables=None):
+        raise NotImplementedError("an OptimizerGroup is not applied; its members are")
 
 
 class MSRGAN(keras.Model):
@@ -103,18 +134,23 @@ class MSRGAN(keras.Model):
         self.trackers = [keras.metrics.Mean(name=n) for n in METRIC_NAMES]
         self.ema_weights: list = []
         self.ema_count = None
-        self.g_optimizer = self.d_optimizer = None
+        self.g_optimizer = self.d_optimizer = self.pretrain_optimizer = None
 
     # ------------------------------------------------------------------ set-up
 
-    def compile(self, g_optimizer=None, d_optimizer=None, *, alpha: float = 1.0, beta: float | None = None,
-                gamma: float | None = None, adversarial: str = "lsgan", jit_compile="auto",
+    def compile(self, g_optimizer=None, d_optimizer=None, *, pretrain_optimizer=None, alpha: float = 1.0,
+                beta: float | None = None, gamma: float | None = None, adversarial: str = "lsgan", jit_compile="auto",
                 loss_scale: float | None = None, sample_shape: Sequence[int] | None = None, **kwargs):
         """Sets the optimizers and loss weights and builds every network and variable.
 
         Args:
             g_optimizer: Generator optimizer (default ``Adam(1e-4)``, the seed's).
             d_optimizer: Discriminator optimizer (default ``Adam(1e-3)``, the seed's).
+            pretrain_optimizer: The generator's optimizer in the ``"pretrain"`` phase, or None
+                to use ``g_optimizer`` there too. A separate one lets phase 2 start with fresh
+                Adam moments (as SRGAN starts from a trained SRResNet): moments fitted to the
+                small MSE gradients of a converged phase 1 turn the first content/adversarial
+                gradients into steps many times the learning rate.
             alpha, beta, gamma: Weights of the MSE, content and adversarial terms (means); None
                 takes ``msrgan.losses.LossWeights()``'s. ``beta`` is ignored without an
                 extractor and ``gamma`` without a discriminator.
@@ -131,21 +167,19 @@ class MSRGAN(keras.Model):
         self.adversarial = L.check_adversarial(adversarial)
         self.g_optimizer = g_optimizer or keras.optimizers.Adam(1e-4)
         self.d_optimizer = (d_optimizer or keras.optimizers.Adam(1e-3)) if self.discriminator is not None else None
-        if self.g_optimizer is self.d_optimizer:
-            raise ValueError("the generator and the discriminator need two distinct optimizer instances")
-        for opt in (self.g_optimizer, self.d_optimizer):
-            if opt is not None and loss_scale is not None:
+        self.pretrain_optimizer = pretrain_optimizer
+        group = OptimizerGroup([self.g_optimizer, self.d_optimizer, self.pretrain_optimizer])
+        for opt in group.members:
+            if loss_scale is not None:
                 opt.loss_scale_factor = float(loss_scale)
         self._build_networks(sample_shape)
-        g_ids = {id(v) for v in self.generator.trainable_variables}
-        g_opt, d_opt = self.g_optimizer, self.d_optimizer
-
-        def select(variable):
-            return g_opt if id(variable) in g_ids else d_opt
-
-        optimizer = keras.optimizers.MultiOptimizer(select, name="msrgan_optimizers")
-        super().compile(optimizer=optimizer, jit_compile=jit_compile, auto_scale_loss=False, **kwargs)
-        self.optimizer.build(self.trainable_variables)
+        super().compile(optimizer=group, jit_compile=jit_compile, auto_scale_loss=False, **kwargs)
+        group.build([])
+        for opt in (self.g_optimizer, self.pretrain_optimizer):
+            if opt is not None:
+                opt.build(self.generator.trainable_variables)
+        if self.d_optimizer is not None:
+            self.d_optimizer.build(self.discriminator.trainable_variables)
         self._index_variables()
         self.train_function = None
 
@@ -195,6 +229,7 @@ class MSRGAN(keras.Model):
             "ema": positions(ntv, self.ema_weights),
             "ema_count": positions(ntv, [self.ema_count]) if self.ema_count is not None else [],
             "g_ov": positions(ov, self.g_optimizer.variables),
+            "p_ov": positions(ov, self.pretrain_optimizer.variables) if self.pretrain_optimizer is not None else [],
             "d_ov": positions(ov, self.d_optimizer.variables) if self.d_optimizer is not None else [],
             "step": positions(ov, [self.optimizer.iterations]),
         }
@@ -212,6 +247,12 @@ class MSRGAN(keras.Model):
         if phase != self.phase:
             self.phase = phase
             self.train_function = None
+
+    def generator_optimizer(self):
+        """``(optimizer, key)`` updating the generator in the current phase (key of its state slice)."""
+        if self.phase == "pretrain" and self.pretrain_optimizer is not None:
+            return self.pretrain_optimizer, "p_ov"
+        return self.g_optimizer, "g_ov"
 
     @property
     def metrics(self):
@@ -240,7 +281,7 @@ class MSRGAN(keras.Model):
         """Slices the flat variable-value lists into named groups (see ``_index_variables``)."""
         out = {}
         for key, idx in self._idx.items():
-            src = ov if key in ("g_ov", "d_ov", "step") else (tv if key.endswith("_tv") else ntv)
+            src = ov if key.endswith("_ov") or key == "step" else (tv if key.endswith("_tv") else ntv)
             out[key] = [src[i] for i in idx]
         return out
 
@@ -248,7 +289,7 @@ class MSRGAN(keras.Model):
         """The inverse of ``views``: flat lists with the given groups replaced."""
         tv, ntv, ov = list(tv), list(ntv), list(ov)
         for key, values in groups.items():
-            dst = ov if key in ("g_ov", "d_ov", "step") else (tv if key.endswith("_tv") else ntv)
+            dst = ov if key.endswith("_ov") or key == "step" else (tv if key.endswith("_tv") else ntv)
             for i, v in zip(self._idx[key], values):
                 dst[i] = v
         return tv, ntv, ov

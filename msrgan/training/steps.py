@@ -51,15 +51,16 @@ def tensorflow_train_step(model, data):
     g_loss = d_loss = None
     terms = {}
     if model.phase in G_PHASES:
+        g_opt, _ = model.generator_optimizer()
         with tf.GradientTape() as tape:
             g_loss, (sr, g_ntv, terms) = model.generator_objective(
                 _values(g.trainable_variables), _values(g.non_trainable_variables),
                 _values(d.trainable_variables) if d is not None else [],
                 _values(d.non_trainable_variables) if d is not None else [],
                 _values(model.extractor.variables) if model.extractor is not None else [], lr, hr)
-            scaled = model.g_optimizer.scale_loss(g_loss)
+            scaled = g_opt.scale_loss(g_loss)
         grads = tape.gradient(scaled, g.trainable_variables)
-        model.g_optimizer.apply(grads, g.trainable_variables)
+        g_opt.apply(grads, g.trainable_variables)
         _assign(g.non_trainable_variables, g_ntv)
         _ema(model)
     else:
@@ -88,16 +89,17 @@ def torch_train_step(model, data):
     g_loss = d_loss = None
     terms = {}
     if model.phase in G_PHASES:
+        g_opt, _ = model.generator_optimizer()
         model.zero_grad(set_to_none=True)
         g_loss, (sr, g_ntv, terms) = model.generator_objective(
             _values(g.trainable_variables), _values(g.non_trainable_variables),
             _values(d.trainable_variables) if d is not None else [],
             _values(d.non_trainable_variables) if d is not None else [],
             _values(model.extractor.variables) if model.extractor is not None else [], lr, hr)
-        model.g_optimizer.scale_loss(g_loss).backward()
+        g_opt.scale_loss(g_loss).backward()
         grads = [v.value.grad for v in g.trainable_variables]
         with torch.no_grad():
-            model.g_optimizer.apply(grads, g.trainable_variables)
+            g_opt.apply(grads, g.trainable_variables)
             _assign(g.non_trainable_variables, g_ntv)
             _ema(model)
         g_loss = g_loss.detach()
@@ -149,13 +151,15 @@ def jax_train_step(model, state, data):
     g_loss = d_loss = None
     terms = {}
     if model.phase in G_PHASES:
+        g_opt, key = model.generator_optimizer()
+
         def g_fn(g_tv):
             loss, aux = model.generator_objective(g_tv, v["g_ntv"], v["d_tv"], v["d_ntv"], v["e_ntv"], lr, hr)
-            return model.g_optimizer.scale_loss(loss), (loss, aux)
+            return g_opt.scale_loss(loss), (loss, aux)
 
         (_, (g_loss, (sr, g_ntv, terms))), grads = jax.value_and_grad(g_fn, has_aux=True)(v["g_tv"])
-        g_tv, g_ov = model.g_optimizer.stateless_apply(v["g_ov"], grads, v["g_tv"])
-        groups.update(g_tv=g_tv, g_ntv=g_ntv, g_ov=g_ov)
+        g_tv, g_ov = g_opt.stateless_apply(v[key], grads, v["g_tv"])
+        groups.update({"g_tv": g_tv, "g_ntv": g_ntv, key: g_ov})
         if model.ema_weights:
             ema, count = model.ema_update(v["ema"], v["ema_count"][0], g_tv)
             groups.update(ema=ema, ema_count=[count])

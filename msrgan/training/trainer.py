@@ -122,25 +122,27 @@ def epoch_plan(pretrain_steps: int, gan_steps: int, steps_per_epoch: int) -> lis
 
 
 @keras.saving.register_keras_serializable(package="msrgan")
-class PhaseSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """The generator's learning rate over both phases, a function of its update count.
+class PretrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """The generator's phase 1 learning rate, a function of its optimizer's update count.
 
-    Phase 1 (updates ``0 .. pretrain_steps - 1``) starts at ``pretrain_lr`` and, with
-    ``decay="cosine"``, follows a half cosine down to ``final_fraction * pretrain_lr``; phase 2
-    uses ``gan_lr`` (constant). Being a function of the optimizer's ``iterations``, it resumes
-    exactly from a checkpoint.
+    ``"constant"``: ``learning_rate`` throughout; ``"step"``: ``final_fraction`` times lower for
+    the last fifth of the ``steps`` (a short-run stabilizer); ``"cosine"``: a half cosine from
+    ``learning_rate`` down to ``final_fraction * learning_rate`` at ``steps - 1``. Being a
+    function of the optimizer's ``iterations``, it resumes exactly from a checkpoint.
 
     Example:
-        >>> s = PhaseSchedule(1e-3, 100, 1e-4)
-        >>> [round(float(s(k)), 6) for k in (0, 50, 99, 100)]
-        [0.001, 0.000525, 5e-05, 0.0001]
+        >>> s = PretrainSchedule(1e-3, 100, decay="cosine")
+        >>> [round(float(s(k)), 6) for k in (0, 50, 99)]
+        [0.001, 0.000517, 5e-05]
+        >>> s = PretrainSchedule(1e-3, 100, decay="step", final_fraction=0.2)
+        >>> [round(float(s(k)), 6) for k in (0, 79, 80)]
+        [0.001, 0.001, 0.0002]
     """
 
-    def __init__(self, pretrain_lr: float, pretrain_steps: int, gan_lr: float, decay: str = "cosine",
-                 final_fraction: float = 0.05):
-        if decay not in ("cosine", "constant"):
-            raise ValueError(f"decay must be 'cosine' or 'constant', got {decay!r}")
-        self.pretrain_lr, self.pretrain_steps, self.gan_lr = float(pretrain_lr), int(pretrain_steps), float(gan_lr)
+    def __init__(self, learning_rate: float, steps: int, decay: str = "constant", final_fraction: float = 0.05):
+        if decay not in ("constant", "step", "cosine"):
+            raise ValueError(f"decay must be 'constant', 'step' or 'cosine', got {decay!r}")
+        self.learning_rate, self.steps = float(learning_rate), int(steps)
         self.decay, self.final_fraction = decay, float(final_fraction)
 
     def __call__(self, step):
@@ -148,15 +150,17 @@ class PhaseSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
         step = ops.cast(step, "float32")
         if self.decay == "cosine":
-            t = ops.clip(step / float(max(self.pretrain_steps - 1, 1)), 0.0, 1.0)
+            t = ops.clip(step / float(max(self.steps - 1, 1)), 0.0, 1.0)
             factor = self.final_fraction + (1.0 - self.final_fraction) * 0.5 * (1.0 + ops.cos(np.pi * t))
+        elif self.decay == "step":
+            factor = ops.where(step < float(int(0.8 * self.steps)), 1.0, self.final_fraction)
         else:
-            factor = 1.0
-        return ops.where(step < float(self.pretrain_steps), self.pretrain_lr * factor, self.gan_lr)
+            return ops.convert_to_tensor(self.learning_rate, "float32")
+        return self.learning_rate * factor
 
     def get_config(self):
-        return {"pretrain_lr": self.pretrain_lr, "pretrain_steps": self.pretrain_steps, "gan_lr": self.gan_lr,
-                "decay": self.decay, "final_fraction": self.final_fraction}
+        return {"learning_rate": self.learning_rate, "steps": self.steps, "decay": self.decay,
+                "final_fraction": self.final_fraction}
 
 
 class _StopAtEpochEnd(keras.callbacks.Callback):
