@@ -85,3 +85,42 @@ def test_global_batch_must_split_over_devices():
     check_global_batch(8, FakeDistribution())
     with pytest.raises(ValueError, match="batch size 6 does not split over 4 devices"):
         check_global_batch(6, FakeDistribution())
+
+
+def test_train_command_distribute_data_parallel(backend, tmp_path):
+    """``msrgan train --distribute data-parallel`` trains over 4 virtual devices and records them."""
+    if backend != "jax":
+        pytest.skip("runs once, in the KERAS_BACKEND=jax session (its subprocess uses JAX)")
+    out = tmp_path / "run"
+    args = ["train", "--count", "4", "--size", "32", "--channels", "1", "--generator", "msrgan-x4-small",
+            "--generator-option", "num_blocks=1", "--generator-option", "filters=8", "--scale", "2",
+            "--patch-size", "16", "--val-size", "16", "--val-fraction", "0.25", "--discriminator-filters", "4",
+            "--discriminator-dense", "8", "--pretrain-steps", "2", "--gan-steps", "2", "--steps-per-epoch", "2",
+            "--no-tensorboard", "--checkpoint-every", "0", "--verbose", "0", "--out", str(out)]
+    code = f"""
+import json, keras
+from msrgan.cli import main
+args = {args!r}
+bad = main(args + ["--batch-size", "6", "--distribute", "data-parallel"])  # 6 does not split over 4
+assert keras.distribution.distribution() is None  # a refused set-up leaves no global state
+rc = main(args + ["--batch-size", "8", "--distribute", "data-parallel"])
+meta = json.loads(open({str(out / "training.json")!r}).read())
+print(json.dumps({{"bad": bad, "rc": rc, "distribute": meta["distribute"], "steps": meta["steps"]}}))
+"""
+    res = run_in_backend("jax", code, env=FOUR_CPUS, timeout=600)
+    assert res["bad"] == 2 and res["rc"] == 0
+    assert res["distribute"] == {"mode": "data-parallel", "devices": 4}
+    assert res["steps"] == 4
+
+
+def test_train_command_distribute_refused_off_jax(backend, tmp_path, capsys):
+    from msrgan.cli import main
+
+    if backend == "jax":
+        pytest.skip("JAX supports keras.distribution")
+    rc = main(["train", "--count", "4", "--size", "32", "--distribute", "data-parallel", "--out", str(tmp_path / "o")])
+    assert rc == 2
+    assert "KERAS_BACKEND=jax" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # nothing written before the refusal
+    rc = main(["train", "--count", "4", "--size", "32", "--process-id", "1", "--out", str(tmp_path / "o")])
+    assert rc == 2 and "--distribute data-parallel" in capsys.readouterr().err

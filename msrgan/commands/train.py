@@ -30,6 +30,8 @@ DEFAULTS = {
     "alpha": None, "beta": None, "gamma": None, "adversarial": "lsgan", "g_lr": 1e-4, "d_lr": 1e-3,
     "pretrain_lr": None, "lr_decay": "constant", "pretrain_steps": 1000, "gan_steps": 1000, "steps_per_epoch": 100, "ema": None,
     "mixed_precision": None, "loss_scale": 1024.0, "jit_compile": "auto",
+    # scale-out
+    "distribute": "none", "coordinator": None, "num_processes": None, "process_id": None,
     # outputs
     "out": None, "overwrite": False, "resume": False, "checkpoint_every": 500, "log_every": 10, "tensorboard": True,
     "grid_images": 4, "verbose": 1,
@@ -93,12 +95,14 @@ def register(sub) -> None:
                         "9.04e-10 for 96px RGB patches; SRGAN used 1e-3)")
     o.add_argument("--adversarial", choices=("lsgan", "vanilla", "hinge"), default=None,
                    help="adversarial loss (default lsgan, the seed's)")
-    o.add_argument("--g-lr", type=float, default=None, help=f"generator Adam learning rate (default {d['g_lr']})")
+    o.add_argument("--g-lr", type=float, default=None, help=f"generator Adam learning rate in phase 2 "
+                                                            f"(default {d['g_lr']})")
     o.add_argument("--d-lr", type=float, default=None, help=f"discriminator Adam learning rate (default {d['d_lr']})")
-    o.add_argument("--pretrain-lr", type=float, default=None, help="generator learning rate in phase 1 "
-                                                                   "(default: --g-lr)")
-    o.add_argument("--lr-decay", choices=("cosine", "constant"), default=None,
-                   help="phase 1 learning rate: constant (default) or cosine decay to 5%% of --pretrain-lr")
+    o.add_argument("--pretrain-lr", type=float, default=None, help="generator learning rate in phase 1 (its own "
+                                                                   "Adam; default: --g-lr)")
+    o.add_argument("--lr-decay", choices=("constant", "step", "cosine"), default=None,
+                   help="phase 1 learning rate: constant (default); step: 5x lower for the last fifth of phase 1; "
+                        "cosine: half cosine down to 5%% of --pretrain-lr")
     o.add_argument("--pretrain-steps", type=int, default=None, help=f"phase 1 steps (default {d['pretrain_steps']})")
     o.add_argument("--gan-steps", type=int, default=None, help=f"phase 2 steps (default {d['gan_steps']})")
     o.add_argument("--steps-per-epoch", type=int, default=None, help=f"steps between validations "
@@ -109,6 +113,16 @@ def register(sub) -> None:
                    help="mixed precision (GPUs); float16 uses a static loss scale (--loss-scale)")
     o.add_argument("--loss-scale", type=float, default=None, help="static loss scale for float16 (default 1024)")
     o.add_argument("--jit-compile", default=None, help="auto, on or off (default auto)")
+    s = p.add_argument_group("scale-out (keras.distribution; JAX backend only)")
+    s.add_argument("--distribute", choices=("none", "data-parallel"), default=None,
+                   help="data-parallel: replicate the networks on every device (GPUs, TPUs, or the virtual CPUs "
+                        "of XLA_FLAGS=--xla_force_host_platform_device_count=N) and split each batch over them; "
+                        "--batch-size is the global batch and must be a multiple of the device count "
+                        "(default none)")
+    s.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="multi-host: address of process 0 (with --num-processes and --process-id)")
+    s.add_argument("--num-processes", type=int, default=None, help="multi-host: number of processes (one per host)")
+    s.add_argument("--process-id", type=int, default=None, help="multi-host: this process's index, 0 .. N-1")
     r = p.add_argument_group("outputs")
     r.add_argument("--out", default=None, help="output folder (required)")
     r.add_argument("--overwrite", action="store_true", default=None, help="replace an existing run in --out")
@@ -211,6 +225,30 @@ def build_generator(spec: str, channels: int, scale: int, options: dict | None):
     return g
 
 
+def _distribution(opt: dict):
+    """Sets up ``--distribute`` before any network is built; returns the distribution or None."""
+    mode = str(opt["distribute"] or "none")
+    multi = {k: opt[k] for k in ("coordinator", "num_processes", "process_id") if opt[k] is not None}
+    if mode == "none":
+        if multi:
+            raise ValueError(f"--{'/--'.join(k.replace('_', '-') for k in multi)} need --distribute data-parallel")
+        return None
+    if mode != "data-parallel":
+        raise ValueError(f"--distribute must be 'none' or 'data-parallel', got {mode!r}")
+    from msrgan.training.distribute import check_global_batch, enable_data_parallel
+
+    distribution = enable_data_parallel(coordinator=opt["coordinator"], num_processes=opt["num_processes"],
+                                        process_id=opt["process_id"])
+    try:
+        check_global_batch(int(opt["batch_size"]), distribution)
+    except ValueError:
+        import keras
+
+        keras.distribution.set_distribution(None)
+        raise
+    return distribution
+
+
 def seed_loss_weights(extractor, patch_size: int, channels: int):
     """The seed's loss weights (0.4, 0.8, 1e-5 on sums) as mean-based weights for this configuration.
 
@@ -245,7 +283,7 @@ def train_msrgan(opt: dict) -> dict:
     from msrgan.training.config import parse_jit, set_precision, write_config
     from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION
     from msrgan.training.gan import MSRGAN
-    from msrgan.training.trainer import PhaseSchedule, train_gan
+    from msrgan.training.trainer import PretrainSchedule, train_gan
 
     t0 = time.time()
     out = Path(opt["out"])
@@ -260,6 +298,7 @@ def train_msrgan(opt: dict) -> dict:
         if changed:
             raise ValueError(f"--resume: settings {changed} differ from the run in {out}; resume with the same "
                              "settings (--config OUT/train_config.json)")
+    distribution = _distribution(opt)
     policy = set_precision(opt["mixed_precision"])
     keras.utils.set_random_seed(int(opt["seed"]))
 
@@ -294,11 +333,14 @@ def train_msrgan(opt: dict) -> dict:
     gan = MSRGAN(generator, discriminator, extractor, layer_weights=_csv(opt["layer_weights"], float),
                  criterion=opt["criterion"], ema_decay=opt["ema"])
     pretrain_lr = opt["pretrain_lr"] if opt["pretrain_lr"] is not None else opt["g_lr"]
-    schedule = PhaseSchedule(float(pretrain_lr), int(opt["pretrain_steps"]), float(opt["g_lr"]), decay=opt["lr_decay"])
+    schedule = PretrainSchedule(float(pretrain_lr), int(opt["pretrain_steps"]), decay=opt["lr_decay"],
+                                final_fraction=0.2 if opt["lr_decay"] == "step" else 0.05)
     seed_weights = seed_loss_weights(extractor, patch, channels)
     beta = opt["beta"] if opt["beta"] is not None else seed_weights.beta
     gamma = opt["gamma"] if opt["gamma"] is not None else seed_weights.gamma
-    gan.compile(keras.optimizers.Adam(schedule), keras.optimizers.Adam(float(opt["d_lr"])),
+    # Phase 2 starts with fresh Adam moments for G (its own optimizer), as SRGAN starts from SRResNet.
+    gan.compile(keras.optimizers.Adam(float(opt["g_lr"])), keras.optimizers.Adam(float(opt["d_lr"])),
+                pretrain_optimizer=keras.optimizers.Adam(schedule),
                 alpha=opt["alpha"] if opt["alpha"] is not None else 1.0, beta=beta, gamma=gamma,
                 adversarial=opt["adversarial"], jit_compile=parse_jit(opt["jit_compile"]),
                 loss_scale=float(opt["loss_scale"]) if opt["mixed_precision"] == "float16" else None,
@@ -340,6 +382,8 @@ def train_msrgan(opt: dict) -> dict:
         "data": {"spec": opt["data"], "kind": src.kind, "train_images": len(train_src), "val_images": len(val_src),
                  "patches": train_ds.get_config()},
         "ema": opt["ema"], "seed": int(opt["seed"]),
+        "distribute": {"mode": str(opt["distribute"] or "none"),
+                       "devices": int(distribution.device_mesh.devices.size) if distribution is not None else 1},
     }
     # _check_out has already refused to touch an existing run without --overwrite or --resume.
     final.save_pretrained(out, metadata={"training": summary}, overwrite=True)
