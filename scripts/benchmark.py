@@ -6,7 +6,8 @@ Sections (``--sections``, all by default):
   filters, x4) on 128x128 inputs, through ``msrgan.models.fast.FastGenerator`` (BatchNorm folded,
   no per-layer transposes, compiled) on each Keras backend, against the identical architecture
   in native PyTorch (``scripts/torch_reference.py``: ``nn.Module``, channels_last,
-  ``torch.inference_mode``) with the same weights, batch, input and float32.
+  ``torch.inference_mode``) with the same weights, batch, input and precision (float32, or
+  ``--mixed-precision``: both sides compute in bfloat16/float16 with the weights cast once).
 - ``training``: HR patches/s of a full GAN step (generator update with MSE + miniVGG19 content +
   adversarial terms, then the discriminator update) through ``msrgan.training.MSRGAN``'s
   ``train_on_batch`` with its default settings, against a native PyTorch SRGAN step of the same
@@ -32,6 +33,13 @@ Examples:
     python scripts/benchmark.py --json out.json                  # also the JSON summary
     python scripts/benchmark.py --quick --backends jax,torch     # a smoke run (small model)
     python scripts/benchmark.py --sections inference --plain     # also time model(x) without the fast path
+    python scripts/benchmark.py --mixed-precision bfloat16       # GPUs: half-precision compute everywhere
+
+``--mixed-precision bfloat16|float16`` is for GPUs (``scripts/gpu_check.sh``): inference computes in
+that dtype on every contender; training uses Keras's ``mixed_<dtype>`` policy (float32 variables,
+a static loss scale for float16) against ``torch.autocast`` (with a ``GradScaler`` for float16).
+On CPUs half precision is usually slower than float32, and PyTorch's CPU kernels lack some
+bfloat16 backward passes.
 """
 
 from __future__ import annotations
@@ -148,13 +156,14 @@ def _inference_worker(args) -> None:
         import torch_reference
 
         device = _torch_device()
-        net = torch_reference.from_keras(g).to(device=device, memory_format=torch.channels_last)
+        dtype = getattr(torch, args.mixed_precision or "float32")
+        net = torch_reference.from_keras(g).to(device=device, dtype=dtype, memory_format=torch.channels_last)
         del g
 
         def call():
             with torch.inference_mode():
-                xt = torch.from_numpy(x).to(device).permute(0, 3, 1, 2)  # NHWC memory = channels_last NCHW
-                return net(xt).permute(0, 2, 3, 1).cpu().numpy()  # .cpu() waits for the device
+                xt = torch.from_numpy(x).to(device, dtype).permute(0, 3, 1, 2)  # NHWC memory = channels_last NCHW
+                return net(xt).permute(0, 2, 3, 1).float().cpu().numpy()  # .cpu() waits for the device
 
         info.update(path=f"nn.Module, channels_last, inference_mode{'' if device == 'cpu' else ', ' + device}",
                     torch=torch.__version__)
@@ -168,13 +177,13 @@ def _inference_worker(args) -> None:
     else:
         from msrgan.models.fast import FastGenerator
 
-        fast = FastGenerator(g, jit=not args.no_jit)
+        fast = FastGenerator(g, jit=not args.no_jit, dtype=args.mixed_precision or "float32")
         start = time.perf_counter()
         fast.predict(x)
         info["compile_s"] = round(time.perf_counter() - start, 2) if fast.jit else None
         compiler = {"jax": "jax.jit", "tensorflow": "XLA tf.function", "torch": "torch.compile"}
         info.update(path=f"FastGenerator ({compiler.get(args.worker, '?') if fast.jit else 'eager'}, "
-                         f"{fast.data_format})")
+                         f"{fast.data_format}{'' if fast.dtype == 'float32' else ', ' + fast.dtype})")
 
         def call():
             return fast.predict(x)
@@ -260,6 +269,10 @@ def _training_worker(args) -> None:
     import numpy as np
 
     cores = _set_threads(args.worker)
+    if args.mixed_precision and args.worker != REFERENCE:
+        import keras
+
+        keras.config.set_dtype_policy(f"mixed_{args.mixed_precision}")  # before the networks are built
     g, d, e = build_gan_parts(args.model)
     lr_size = args.size // g.scale
     lr = make_input(args.batch, lr_size, g.channels)
@@ -277,14 +290,16 @@ def _training_worker(args) -> None:
         device = _torch_device()
         nets = [m.to(device) for m in (tr.from_keras(g), tr.discriminator_from_keras(d),
                                        tr.minivgg19_features_from_keras(e))]
-        step = tr.SRGANStep(*nets, alpha=weights.alpha, beta=weights.beta, gamma=weights.gamma)
+        step = tr.SRGANStep(*nets, alpha=weights.alpha, beta=weights.beta, gamma=weights.gamma,
+                            autocast=args.mixed_precision)
         lr_t = torch.from_numpy(lr).to(device).permute(0, 3, 1, 2)
         hr_t = torch.from_numpy(hr).to(device).permute(0, 3, 1, 2)  # the step's float() results wait for the device
 
         def call():
             return step(lr_t, hr_t)
 
-        info["path"] = "SRGAN step, nn.Module, channels_last, Adam"
+        info["path"] = "SRGAN step, nn.Module, channels_last, Adam" + (
+            f", autocast {args.mixed_precision}" if args.mixed_precision else "")
     else:
         import keras
 
@@ -294,13 +309,15 @@ def _training_worker(args) -> None:
             from msrgan.training.gan import MSRGAN
 
         gan = MSRGAN(g, d, e)
-        gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-3), sample_shape=(lr_size, lr_size))
+        gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-3), sample_shape=(lr_size, lr_size),
+                    loss_scale=1024.0 if args.mixed_precision == "float16" else None)
         gan.set_phase("gan")
 
         def call():
             return gan.train_on_batch(lr, hr)
 
-        info["path"] = f"MSRGAN.train_on_batch (jit_compile={gan.jit_compile})"
+        info["path"] = f"MSRGAN.train_on_batch (jit_compile={gan.jit_compile}" + (
+            f", mixed_{args.mixed_precision})" if args.mixed_precision else ")")
     start = time.perf_counter()
     call()
     info["compile_s"] = round(time.perf_counter() - start, 2)
@@ -403,11 +420,15 @@ def _interleave(workers: dict, runs: int, log) -> dict[str, list[float]]:
     return times
 
 
+def _precision_opts(args) -> list[str]:
+    return ["--mixed-precision", args.mixed_precision] if args.mixed_precision else []
+
+
 def run_inference(args, tmp: Path, log) -> dict:
     import numpy as np
 
     opts = ["--model", args.model, "--size", str(args.size), "--batch", str(args.batch),
-            "--warmup", str(args.warmup)] + (["--no-jit"] if args.no_jit else [])
+            "--warmup", str(args.warmup)] + (["--no-jit"] if args.no_jit else []) + _precision_opts(args)
     names = [REFERENCE, *args.backends]
     workers: dict[str, Worker] = {}
     ready: dict[str, dict] = {}
@@ -462,7 +483,7 @@ def training_available() -> bool:
 
 def run_training(args, tmp: Path, log) -> dict:
     opts = ["--model", args.model, "--size", str(args.train_patch), "--batch", str(args.train_batch),
-            "--warmup", str(args.warmup)]
+            "--warmup", str(args.warmup)] + _precision_opts(args)
     workers: dict[str, Worker] = {}
     ready: dict[str, dict] = {}
     try:
@@ -525,11 +546,15 @@ def machine_info() -> dict:
     return info
 
 
+def _precision(args) -> str:
+    return f"mixed precision {args.mixed_precision}" if args.mixed_precision else "float32"
+
+
 def markdown(results: dict, args) -> str:
     lines = []
     inf = results.get("inference")
     if inf:
-        mpix_note = f"{args.model}, batch {args.batch}, {args.size}x{args.size} inputs, float32"
+        mpix_note = f"{args.model}, batch {args.batch}, {args.size}x{args.size} inputs, {_precision(args)}"
         lines += [f"### Inference ({mpix_note})", "",
                   "| contender | path | compile s | median s/batch | output MPix/s | ratio to PyTorch | "
                   "max abs diff |",
@@ -546,7 +571,8 @@ def markdown(results: dict, args) -> str:
     tra = results.get("training")
     if tra:
         lines += [f"### Training (full GAN step: {args.model}, discriminator, miniVGG19 block5 content; "
-                  f"batch {args.train_batch} of {args.train_patch}x{args.train_patch} HR patches, float32)", "",
+                  f"batch {args.train_batch} of {args.train_patch}x{args.train_patch} HR patches, "
+                  f"{_precision(args)})", "",
                   "| contender | path | first step s | median s/step | HR patches/s | ratio to PyTorch |",
                   "|---|---|---:|---:|---:|---:|"]
         for n, r in tra.items():
@@ -584,6 +610,8 @@ def parse_args(argv):
     p.add_argument("--batch", type=int, default=1, help="images per call, the same for every contender")
     p.add_argument("--no-jit", action="store_true", help="time the fast path uncompiled (eager)")
     p.add_argument("--plain", action="store_true", help="also time model(x, training=False) without the fast path")
+    p.add_argument("--mixed-precision", choices=("bfloat16", "float16"), default=None,
+                   help="half-precision compute for the inference and training sections (GPUs; default float32)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: msrgan-x4-small, 64x64 inputs, a 512x512 tiling image (figures not comparable "
                         "to the paper model's); explicit --model/--size/--tiling-* still win")
@@ -655,6 +683,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {"inference": {}, "training": {}, "tiling": {}, "machine": machine_info(),
                "settings": {"model": args.model, "size": args.size, "batch": args.batch, "runs": args.runs,
                             "warmup": args.warmup, "jit": not args.no_jit, "quick": args.quick,
+                            "precision": args.mixed_precision or "float32",
                             "training": {"batch": args.train_batch, "patch": args.train_patch},
                             "tiling": {"backend": args.tiling_backend, "model": args.tiling_model,
                                        "size": args.tiling_size, "batch": args.tiling_batch,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One short GPU check, for machines with an NVIDIA card: the GPU-relevant tests and the speed
-# benchmark, each backend in its own process. Results land in ${OUT:-runs/gpu_check}.
+# benchmark in bfloat16 mixed precision, each backend in its own process. Results land in
+# ${OUT:-runs/gpu_check}.
 #
 # Usage: bash scripts/gpu_check.sh            (about 5-10 minutes on one H100)
 # Needs CUDA builds of the backends: set MSRGAN_VENV to an environment that has them (the
@@ -18,6 +19,7 @@ for backend in jax torch tensorflow; do
     2>&1 | tee "$out/tests_$backend.log" || status=1
 done
 echo "==> benchmark"
-python scripts/benchmark.py --sections inference,training --json "$out/benchmark.json" --overwrite \
+python scripts/benchmark.py --sections inference,training --mixed-precision bfloat16 \
+  --json "$out/benchmark.json" --overwrite \
   2>&1 | tee "$out/benchmark.md" || status=1
 exit $status

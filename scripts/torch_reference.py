@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -296,40 +297,57 @@ class SRGANStep:
     """
 
     def __init__(self, generator, discriminator, features=None, *, alpha: float = 1.0, beta: float = 1.0,
-                 gamma: float = 1e-3, g_lr: float = 1e-4, d_lr: float = 1e-3, adversarial: str = "lsgan"):
+                 gamma: float = 1e-3, g_lr: float = 1e-4, d_lr: float = 1e-3, adversarial: str = "lsgan",
+                 autocast: str | None = None):
         if adversarial not in ("lsgan", "vanilla"):
             raise ValueError(f"adversarial must be 'lsgan' or 'vanilla', got {adversarial!r}")
+        if autocast not in (None, "bfloat16", "float16"):
+            raise ValueError(f"autocast must be None, 'bfloat16' or 'float16', got {autocast!r}")
+        self.autocast = None if autocast is None else getattr(torch, autocast)
         self.g = generator.to(memory_format=torch.channels_last).train()
         self.d = discriminator.to(memory_format=torch.channels_last).train()
         self.f = None if features is None else features.to(memory_format=torch.channels_last).eval()
         self.alpha, self.beta, self.gamma, self.adversarial = alpha, beta, gamma, adversarial
         self.g_opt = torch.optim.Adam(self.g.parameters(), lr=g_lr)
         self.d_opt = torch.optim.Adam(self.d.parameters(), lr=d_lr)
+        # float16 needs a loss scale (bfloat16 has float32's range); like Keras's float16 policy here.
+        device = next(self.g.parameters()).device.type
+        self.g_scaler = torch.amp.GradScaler(device, enabled=autocast == "float16")
+        self.d_scaler = torch.amp.GradScaler(device, enabled=autocast == "float16")
 
     def _adv(self, logits, target: float):
         if self.adversarial == "lsgan":
             return ((logits - target) ** 2).mean()
         return torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
+    def _cast(self):
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=next(self.g.parameters()).device.type, dtype=self.autocast)
+
     def __call__(self, lr, hr) -> tuple[float, float]:
         """One step on NCHW (channels_last) batches; returns ``(g_loss, d_loss)``."""
         mse = torch.nn.functional.mse_loss
         self.g_opt.zero_grad(set_to_none=True)
-        sr = self.g(lr)
-        loss = self.alpha * mse(sr, hr)
-        if self.f is not None and self.beta:
-            with torch.no_grad():
-                f_hr = self.f(hr)
-            loss = loss + self.beta * sum(mse(a, b) for a, b in zip(self.f(sr), f_hr))
-        self.d.requires_grad_(False)
-        loss = loss + self.gamma * self._adv(self.d(sr), 1.0)
-        loss.backward()
-        self.g_opt.step()
+        with self._cast():
+            sr = self.g(lr)
+            loss = self.alpha * mse(sr.float(), hr)
+            if self.f is not None and self.beta:
+                with torch.no_grad():
+                    f_hr = self.f(hr)
+                loss = loss + self.beta * sum(mse(a.float(), b.float()) for a, b in zip(self.f(sr), f_hr))
+            self.d.requires_grad_(False)
+            loss = loss + self.gamma * self._adv(self.d(sr).float(), 1.0)
+        self.g_scaler.scale(loss).backward()
+        self.g_scaler.step(self.g_opt)
+        self.g_scaler.update()
         self.d.requires_grad_(True)
         self.d_opt.zero_grad(set_to_none=True)
-        d_loss = self._adv(self.d(hr), 1.0) + self._adv(self.d(sr.detach()), 0.0)
-        d_loss.backward()
-        self.d_opt.step()
+        with self._cast():
+            d_loss = self._adv(self.d(hr).float(), 1.0) + self._adv(self.d(sr.detach()).float(), 0.0)
+        self.d_scaler.scale(d_loss).backward()
+        self.d_scaler.step(self.d_opt)
+        self.d_scaler.update()
         return float(loss.detach()), float(d_loss.detach())
 
 

@@ -102,6 +102,23 @@ def test_compiled_fast_path_matches_model_and_reports_compile_time(backend):
     np.testing.assert_allclose(again, reference(g, x), rtol=0, atol=TOL)
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_fast_path_is_close_to_float32(dtype, backend):
+    g = shared_generator(2, 3, False)
+    x = lr_batch(3)
+    want = reference(g, x)
+    fast = FastGenerator(g, jit=False, dtype=dtype)
+    got = fast.predict(x)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    err = np.abs(got - want).max()
+    # Half precision keeps 8 (bfloat16) or 11 (float16) significant bits: the error is about a
+    # few units in the last place of the outputs' magnitude, not zero and not larger.
+    eps = {"bfloat16": 2.0 ** -8, "float16": 2.0 ** -11}[dtype]
+    assert 0 < err < 16 * eps * max(1.0, float(np.abs(want).max()))
+    with pytest.raises(ValueError, match="dtype"):
+        FastGenerator(g, dtype="float64")
+
+
 @contextlib.contextmanager
 def changed(variable, value):
     """Temporarily assigns ``value`` to a shared generator's variable."""
@@ -337,3 +354,5 @@ def test_torch_reference_srgan_step_updates_both_networks():
     assert torch.equal(f.blocks[0][0].conv.weight, f0)  # the content network stays frozen
     with pytest.raises(ValueError, match="adversarial"):
         tr.SRGANStep(g, d, f, adversarial="hinge")
+    with pytest.raises(ValueError, match="autocast"):
+        tr.SRGANStep(g, d, f, autocast="float64")

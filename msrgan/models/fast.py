@@ -52,6 +52,7 @@ __all__ = ["FastGenerator", "fast_generator", "fold_batch_norm", "generator_forw
            "slopes_in_unit_interval"]
 
 _DATA_FORMATS = ("channels_last", "channels_first")
+_DTYPES = ("float32", "bfloat16", "float16")
 
 
 def fold_batch_norm(kernel, bias, bn) -> tuple[np.ndarray, np.ndarray]:
@@ -236,6 +237,10 @@ class FastGenerator:
             Eager otherwise (still folded and transpose-free).
         data_format: ``"auto"`` (channels-first on torch, channels-last elsewhere), ``"channels_last"``
             or ``"channels_first"``.
+        dtype: Compute dtype: ``"float32"`` (default), or ``"bfloat16"`` / ``"float16"`` for GPUs
+            with fast half-precision units (weights cast once, input cast on the way in, output
+            returned as float32). Half precision changes the outputs by about 1e-2 on [0, 1] images;
+            on CPUs it is usually slower than float32.
 
     It has the generator's ``scale``, ``channels``, ``receptive_margin`` and a
     ``predict_on_batch``, so it can stand in for the generator wherever msrgan takes one, e.g.
@@ -256,7 +261,9 @@ class FastGenerator:
         {(2, 128, 128, 3): 1.3}
     """
 
-    def __init__(self, generator, *, jit: bool = True, data_format: str = "auto"):
+    def __init__(self, generator, *, jit: bool = True, data_format: str = "auto", dtype: str = "float32"):
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
         if data_format == "auto":
             data_format = "channels_first" if keras.backend.backend() == "torch" else "channels_last"
         if data_format not in _DATA_FORMATS:
@@ -270,14 +277,21 @@ class FastGenerator:
         self.receptive_margin = generator.receptive_margin
         self.name = f"{generator.name}_fast"
         self.jit = bool(jit)
-        self.params = generator_params(generator, data_format)
+        self.dtype = dtype
+        params = generator_params(generator, data_format)
+        if dtype != "float32":  # weights stored once in the compute dtype (BN folded in float64 first)
+            params = keras.tree.map_structure(lambda t: ops.cast(t, dtype), params)
+        self.params = params
         self.unit_slopes = slopes_in_unit_interval(generator)
         self.compile_seconds: dict[tuple, float] = {}
 
         fmt, unit = data_format, self.unit_slopes
 
         def forward(params, x):
-            return generator_forward(params, x, fmt, unit_slopes=unit)
+            if dtype == "float32":
+                return generator_forward(params, x, fmt, unit_slopes=unit)
+            y = generator_forward(params, ops.cast(x, dtype), fmt, unit_slopes=unit)
+            return ops.cast(y, "float32")
 
         self._fn = _compile(forward) if self.jit else _eager(forward)
 
