@@ -206,3 +206,40 @@ def test_weights_saved_on_one_backend_load_on_the_others(tmp_path, backend):
         assert run_in_backend(other, code)["backend"] == other
         y_other = np.load(tmp_path / f"y_{other}.npy")
         assert np.max(np.abs(y_other - y)) <= 1e-4, other
+
+
+@pytest.mark.parametrize("strides", [1, 2])
+def test_conv_and_pool_layers_equal_the_keras_ones(strides, backend):
+    """msrgan's Conv2D / MaxPooling2D (layout-copy-free on torch) compute Keras's values and gradients."""
+    import keras
+
+    from msrgan.models.blocks import Conv2D, MaxPooling2D
+
+    rng = np.random.default_rng(strides)
+    x = rng.random((2, 9, 10, 3), dtype=np.float32)  # odd sizes: asymmetric "same" padding at stride 2
+    ours = Conv2D(5, 3, strides=strides, padding="same")
+    ref = keras.layers.Conv2D(5, 3, strides=strides, padding="same")
+    ours.build(x.shape)
+    ref.build(x.shape)
+    kernel = rng.normal(size=(3, 3, 3, 5)).astype(np.float32)
+    ours.kernel.assign(kernel)
+    ref.kernel.assign(kernel)
+    ours.bias.assign(np.arange(5, dtype=np.float32))
+    ref.bias.assign(np.arange(5, dtype=np.float32))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(ours.kernel), kernel)  # the layout is invisible
+    got, want = (keras.ops.convert_to_numpy(layer(x)) for layer in (ours, ref))
+    assert got.shape == want.shape == (2, -(-9 // strides), -(-10 // strides), 5)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    pool, ref_pool = MaxPooling2D(2), keras.layers.MaxPooling2D(2)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(pool(x)), keras.ops.convert_to_numpy(ref_pool(x)))
+    if backend == "torch":
+        import torch
+
+        # The kernel is stored so that torch's (out, in, kh, kw) view of it is channels-last memory.
+        assert ours.kernel.value.permute(3, 2, 0, 1).is_contiguous(memory_format=torch.channels_last)
+        xt = torch.tensor(x, requires_grad=True)
+        xr = torch.tensor(x, requires_grad=True)
+        (ours(xt) ** 2).sum().backward()
+        (ref(xr) ** 2).sum().backward()
+        np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), rtol=0, atol=1e-4)
+        np.testing.assert_allclose(ours.kernel.value.grad.numpy(), ref.kernel.value.grad.numpy(), rtol=1e-5, atol=1e-4)

@@ -6,6 +6,74 @@ import keras
 from keras import layers, ops
 
 
+def _torch_channels_last(data_format: str) -> bool:
+    return keras.backend.backend() == "torch" and data_format == "channels_last"
+
+
+class _ChannelsLastOIHW:
+    """Wraps a kernel initializer: the same values, in ``(out, kh, kw, in)`` memory on torch.
+
+    The ``(kh, kw, in, out)`` kernel keeps its shape and values (a strided view), so saving,
+    loading and ``assign`` are unchanged. Keras's torch convolution views the kernel as ``(out,
+    in, kh, kw)``; with this memory order that view is torch's channels-last weight layout, which
+    oneDNN uses as it is, instead of copying the kernel into it in every forward and backward pass.
+    """
+
+    def __init__(self, initializer):
+        self.initializer = initializer
+
+    def __call__(self, shape, dtype=None):
+        import torch  # only built on the torch backend
+
+        value = ops.convert_to_tensor(self.initializer(shape, dtype=dtype))
+        if len(shape) != 4 or not isinstance(value, torch.Tensor):
+            return value
+        return value.permute(3, 0, 1, 2).contiguous().permute(1, 2, 3, 0)
+
+
+@keras.saving.register_keras_serializable(package="msrgan")
+class Conv2D(layers.Conv2D):
+    """``keras.layers.Conv2D`` with the same weights and outputs, without layout copies on torch.
+
+    On the torch backend, Keras's channels-last convolution copies each input to contiguous
+    channels-first memory and back to channels-last memory, and the kernel to torch's layout, in
+    every call (and the gradients back). Here the channels-last batch goes to ``keras.ops.conv``
+    as a channels-first *view* (``ops.transpose``, no copy), which torch's oneDNN convolution
+    reads directly as channels-last memory, and the kernel is created in the memory order that
+    convolution wants (:class:`_ChannelsLastOIHW`). On the other backends this is
+    ``keras.layers.Conv2D`` unchanged.
+    """
+
+    def build(self, input_shape):
+        if not _torch_channels_last(self.data_format):
+            return super().build(input_shape)
+        initializer = self.kernel_initializer
+        self.kernel_initializer = _ChannelsLastOIHW(initializer)  # used when the kernel is created
+        try:
+            super().build(input_shape)
+        finally:
+            self.kernel_initializer = initializer
+
+    def convolution_op(self, inputs, kernel):
+        if not _torch_channels_last(self.data_format):
+            return super().convolution_op(inputs, kernel)
+        y = ops.conv(ops.transpose(inputs, (0, 3, 1, 2)), kernel, strides=list(self.strides), padding=self.padding,
+                     dilation_rate=self.dilation_rate, data_format="channels_first")
+        return ops.transpose(y, (0, 2, 3, 1))
+
+
+@keras.saving.register_keras_serializable(package="msrgan")
+class MaxPooling2D(layers.MaxPooling2D):
+    """``keras.layers.MaxPooling2D`` without the input layout copy on torch (see :class:`Conv2D`)."""
+
+    def call(self, inputs):
+        if not _torch_channels_last(self.data_format):
+            return super().call(inputs)
+        y = ops.max_pool(ops.transpose(inputs, (0, 3, 1, 2)), pool_size=self.pool_size, strides=self.strides,
+                         padding=self.padding, data_format="channels_first")
+        return ops.transpose(y, (0, 2, 3, 1))
+
+
 @keras.saving.register_keras_serializable(package="msrgan")
 class ResidualBlock(layers.Layer):
     """SRResNet residual block: conv-BN-PReLU-conv-BN plus the identity skip.
@@ -21,8 +89,8 @@ class ResidualBlock(layers.Layer):
         self.filters = filters
         self.batch_norm = batch_norm
         self.kernel_size = kernel_size
-        self.conv1 = layers.Conv2D(filters, kernel_size, padding="same", name="conv1")
-        self.conv2 = layers.Conv2D(filters, kernel_size, padding="same", name="conv2")
+        self.conv1 = Conv2D(filters, kernel_size, padding="same", name="conv1")
+        self.conv2 = Conv2D(filters, kernel_size, padding="same", name="conv2")
         self.bn1 = layers.BatchNormalization(momentum=0.9, name="bn1") if batch_norm else None
         self.bn2 = layers.BatchNormalization(momentum=0.9, name="bn2") if batch_norm else None
         self.act = layers.PReLU(shared_axes=[1, 2], name="prelu")
@@ -86,7 +154,7 @@ class ConvBNAct(layers.Layer):
         self.batch_norm = batch_norm
         self.negative_slope = negative_slope
         self.kernel_size = kernel_size
-        self.conv = layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=not batch_norm,
+        self.conv = Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=not batch_norm,
                                   name="conv")
         self.bn = layers.BatchNormalization(momentum=0.9, name="bn") if batch_norm else None
         self.act = layers.LeakyReLU(negative_slope=negative_slope, name="lrelu")

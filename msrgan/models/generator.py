@@ -8,7 +8,7 @@ import keras
 from keras import layers, ops
 
 from msrgan.convention import INPUT_CONVENTION, channel_names, check_channels, check_image_batch, check_scale
-from msrgan.models.blocks import PixelShuffle, ResidualBlock
+from msrgan.models.blocks import Conv2D, PixelShuffle, ResidualBlock
 from zoo import PretrainedMixin
 
 
@@ -50,20 +50,20 @@ class Generator(PretrainedMixin, keras.Model):
         self.scale = check_scale(scale)
         self.batch_norm = bool(batch_norm)
 
-        self.head = layers.Conv2D(self.filters, 9, padding="same", name="head_conv")
+        self.head = Conv2D(self.filters, 9, padding="same", name="head_conv")
         self.head_act = layers.PReLU(shared_axes=[1, 2], name="head_prelu")
         self.blocks = [ResidualBlock(self.filters, self.batch_norm, name=f"block_{i:02d}")
                        for i in range(self.num_blocks)]
-        self.body_conv = layers.Conv2D(self.filters, 3, padding="same", name="body_conv")
+        self.body_conv = Conv2D(self.filters, 3, padding="same", name="body_conv")
         self.body_bn = layers.BatchNormalization(momentum=0.9, name="body_bn") if self.batch_norm else None
         self.upsamplers = []
         for i in range(int(math.log2(self.scale))):
             self.upsamplers.append((
-                layers.Conv2D(self.filters * 4, 3, padding="same", name=f"up{i}_conv"),
+                Conv2D(self.filters * 4, 3, padding="same", name=f"up{i}_conv"),
                 PixelShuffle(2, name=f"up{i}_shuffle"),
                 layers.PReLU(shared_axes=[1, 2], name=f"up{i}_prelu"),
             ))
-        self.tail = layers.Conv2D(self.channels, 9, padding="same", name="tail_conv")
+        self.tail = Conv2D(self.channels, 9, padding="same", name="tail_conv")
 
     def call(self, x, training=False):
         check_image_batch(x, self.channels, name="Generator input")

@@ -6,7 +6,7 @@ import keras
 from keras import layers
 
 from msrgan.convention import INPUT_CONVENTION, channel_names, check_channels, check_image_batch
-from msrgan.models.blocks import ConvBNAct
+from msrgan.models.blocks import ConvBNAct, MaxPooling2D
 from zoo import PretrainedMixin
 
 VGG19_BLOCKS = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))
@@ -58,7 +58,7 @@ class MiniVGG19(PretrainedMixin, keras.Model):
         for b, (n, w) in enumerate(VGG19_BLOCKS, start=1):
             f = max(4, int(round(w * self.width)))
             self.blocks.append([ConvBNAct(f, name=f"block{b}_conv{i + 1}") for i in range(n)])
-        self.pools = [layers.MaxPooling2D(2, name=f"block{b}_pool") for b in range(1, 5)]
+        self.pools = [MaxPooling2D(2, name=f"block{b}_pool") for b in range(1, 5)]
         self.gap = layers.GlobalAveragePooling2D(name="gap")
         self.drop = layers.Dropout(self.dropout_rate, name="dropout")
         self.classifier = layers.Dense(self.num_classes, name="classifier")

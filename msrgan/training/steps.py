@@ -91,11 +91,13 @@ def torch_train_step(model, data):
     if model.phase in G_PHASES:
         g_opt, _ = model.generator_optimizer()
         model.zero_grad(set_to_none=True)
+        # D's weights enter the G loss as constants (detached): autograd then computes no D
+        # weight gradients in the G step, which the G update would throw away anyway.
         g_loss, (sr, g_ntv, terms) = model.generator_objective(
             _values(g.trainable_variables), _values(g.non_trainable_variables),
-            _values(d.trainable_variables) if d is not None else [],
-            _values(d.non_trainable_variables) if d is not None else [],
-            _values(model.extractor.variables) if model.extractor is not None else [], lr, hr)
+            _detached(d.trainable_variables) if d is not None else [],
+            _detached(d.non_trainable_variables) if d is not None else [],
+            _detached(model.extractor.variables) if model.extractor is not None else [], lr, hr)
         g_opt.scale_loss(g_loss).backward()
         grads = [v.value.grad for v in g.trainable_variables]
         with torch.no_grad():
@@ -122,6 +124,10 @@ def torch_train_step(model, data):
     with torch.no_grad():
         model.optimizer.iterations.assign_add(1)
         return model.update_trackers(model.step_values(g_loss, d_loss, terms, sr, hr))
+
+
+def _detached(variables):
+    return [v.value.detach() for v in variables]
 
 
 def _assign(variables, values):
