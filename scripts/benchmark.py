@@ -309,8 +309,11 @@ def _training_worker(args) -> None:
             from msrgan.training.gan import MSRGAN
 
         gan = MSRGAN(g, d, e)
+        from msrgan.training.config import parse_jit
+
+        # jit_compile as `msrgan train --jit-compile auto` sets it (XLA on TensorFlow and JAX, eager torch).
         gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-3), sample_shape=(lr_size, lr_size),
-                    loss_scale=1024.0 if args.mixed_precision == "float16" else None)
+                    loss_scale=1024.0 if args.mixed_precision == "float16" else None, jit_compile=parse_jit("auto"))
         gan.set_phase("gan")
 
         def call():
