@@ -49,6 +49,8 @@ def _max_diff(a: dict, b: dict) -> float:
 
 
 def test_data_parallel_matches_single_device_on_the_same_global_batch(backend):
+    # Deliberate skip off JAX: the check runs in its own JAX subprocess with 4 virtual devices,
+    # so one run (in the JAX session of scripts/test.sh) covers it; the other sessions would repeat it.
     if backend != "jax":
         pytest.skip("runs once, in the KERAS_BACKEND=jax session (its subprocess uses JAX)")
     out = run_in_backend("jax", TRAIN, env=FOUR_CPUS, timeout=600)
@@ -66,7 +68,7 @@ def test_data_parallel_matches_single_device_on_the_same_global_batch(backend):
 def test_data_parallel_is_refused_with_a_clear_error_off_jax(backend):
     from msrgan.training.distribute import enable_data_parallel
 
-    if backend == "jax":
+    if backend == "jax":  # deliberate: on JAX there is no error to check (the tests above train)
         pytest.skip("JAX supports keras.distribution; the other sessions check the error")
     with pytest.raises(ValueError, match=f"KERAS_BACKEND=jax.*{backend}"):
         enable_data_parallel()
@@ -89,7 +91,7 @@ def test_global_batch_must_split_over_devices():
 
 def test_train_command_distribute_data_parallel(backend, tmp_path):
     """``msrgan train --distribute data-parallel`` trains over 4 virtual devices and records them."""
-    if backend != "jax":
+    if backend != "jax":  # deliberate: its own JAX subprocess; one run covers it (see above)
         pytest.skip("runs once, in the KERAS_BACKEND=jax session (its subprocess uses JAX)")
     out = tmp_path / "run"
     args = ["train", "--count", "4", "--size", "32", "--channels", "1", "--generator", "msrgan-x4-small",

@@ -229,8 +229,10 @@ def test_generator_only_model_and_bad_settings():
 
 def test_mixed_precision_bfloat16_step():
     if keras.backend.backend() == "torch":
-        # PyTorch's CPU bfloat16 convolution backward (slow_conv2d) needs contiguous gradients it
-        # does not produce; mixed precision is meant for GPUs, where cuDNN handles it.
+        # Deliberate: PyTorch's CPU bfloat16 convolution (slow_conv2d) requires a contiguous weight
+        # gradient, and the convolution weights torch receives here are channels-last views
+        # ("grad_weight must be contiguous"). Mixed precision is for GPUs, where cuDNN takes any
+        # layout; TensorFlow and JAX run this test on CPU.
         pytest.skip("bfloat16 conv backward is not supported by PyTorch on CPU")
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
