@@ -52,6 +52,13 @@ D_PHASES = ("gan", "discriminator")
 METRIC_NAMES: tuple[str, ...] = ("g_loss", "d_loss", "mse", "content", "adversarial", "psnr")
 
 
+def _group_source(key: str, tv, ntv, ov):
+    """The flat list a variable group of ``MSRGAN._index_variables`` lives in."""
+    if key.endswith("_ov") or key == "step":
+        return ov
+    return tv if key.endswith("_tv") else ntv
+
+
 class OptimizerGroup(keras.optimizers.Optimizer):
     """Several optimizers seen by Keras's trainers as one ``model.optimizer``.
 
@@ -279,17 +286,13 @@ class MSRGAN(keras.Model):
 
     def views(self, tv, ntv, ov) -> dict:
         """Slices the flat variable-value lists into named groups (see ``_index_variables``)."""
-        out = {}
-        for key, idx in self._idx.items():
-            src = ov if key.endswith("_ov") or key == "step" else (tv if key.endswith("_tv") else ntv)
-            out[key] = [src[i] for i in idx]
-        return out
+        return {key: [_group_source(key, tv, ntv, ov)[i] for i in idx] for key, idx in self._idx.items()}
 
     def merge(self, tv, ntv, ov, groups: dict):
         """The inverse of ``views``: flat lists with the given groups replaced."""
         tv, ntv, ov = list(tv), list(ntv), list(ov)
         for key, values in groups.items():
-            dst = ov if key.endswith("_ov") or key == "step" else (tv if key.endswith("_tv") else ntv)
+            dst = _group_source(key, tv, ntv, ov)
             for i, v in zip(self._idx[key], values):
                 dst[i] = v
         return tv, ntv, ov

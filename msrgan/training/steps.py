@@ -40,6 +40,16 @@ def _values(variables):
     return [v.value for v in variables]
 
 
+def _generator_objective(model, lr, hr, constants):
+    """``model.generator_objective`` on the live variables; D's and the extractor's via ``constants``."""
+    g, d, e = model.generator, model.discriminator, model.extractor
+    return model.generator_objective(
+        _values(g.trainable_variables), _values(g.non_trainable_variables),
+        constants(d.trainable_variables) if d is not None else [],
+        constants(d.non_trainable_variables) if d is not None else [],
+        constants(e.variables) if e is not None else [], lr, hr)
+
+
 # ----------------------------------------------------------------------------- TensorFlow
 
 
@@ -53,11 +63,7 @@ def tensorflow_train_step(model, data):
     if model.phase in G_PHASES:
         g_opt, _ = model.generator_optimizer()
         with tf.GradientTape() as tape:
-            g_loss, (sr, g_ntv, terms) = model.generator_objective(
-                _values(g.trainable_variables), _values(g.non_trainable_variables),
-                _values(d.trainable_variables) if d is not None else [],
-                _values(d.non_trainable_variables) if d is not None else [],
-                _values(model.extractor.variables) if model.extractor is not None else [], lr, hr)
+            g_loss, (sr, g_ntv, terms) = _generator_objective(model, lr, hr, _values)
             scaled = g_opt.scale_loss(g_loss)
         grads = tape.gradient(scaled, g.trainable_variables)
         g_opt.apply(grads, g.trainable_variables)
@@ -93,11 +99,7 @@ def torch_train_step(model, data):
         model.zero_grad(set_to_none=True)
         # D's weights enter the G loss as constants (detached): autograd then computes no D
         # weight gradients in the G step, which the G update would throw away anyway.
-        g_loss, (sr, g_ntv, terms) = model.generator_objective(
-            _values(g.trainable_variables), _values(g.non_trainable_variables),
-            _detached(d.trainable_variables) if d is not None else [],
-            _detached(d.non_trainable_variables) if d is not None else [],
-            _detached(model.extractor.variables) if model.extractor is not None else [], lr, hr)
+        g_loss, (sr, g_ntv, terms) = _generator_objective(model, lr, hr, _detached)
         g_opt.scale_loss(g_loss).backward()
         grads = [v.value.grad for v in g.trainable_variables]
         with torch.no_grad():
@@ -186,8 +188,8 @@ def jax_train_step(model, state, data):
     values = model.step_values(g_loss, d_loss, terms, sr, hr)
     with keras.StatelessScope(state_mapping=list(zip(model.metrics_variables, mv))) as scope:
         logs = model.update_trackers(values)
-    mv = [scope.get_current_value(m) if scope.get_current_value(m) is not None else m.value
-          for m in model.metrics_variables]
+    mv = [scope.get_current_value(m) for m in model.metrics_variables]
+    mv = [new if new is not None else m.value for new, m in zip(mv, model.metrics_variables)]
     return logs, (tv, ntv, ov, mv)
 
 
