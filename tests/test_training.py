@@ -268,6 +268,11 @@ def test_train_command_end_to_end(tmp_path, capsys):
     meta = json.loads((out / "config.json").read_text())["metadata"]["training"]
     assert meta["steps"] == 4 and meta["losses"]["gamma"] == 1e-3
     assert set(meta["validation"]) >= {"msrgan", "bicubic", "convention"}
+    # the model card carries the run's validation scores
+    saved = json.loads((out / "config.json").read_text())["metadata"]
+    assert saved["metrics"]["psnr"] == pytest.approx(meta["validation"]["msrgan"]["psnr"])
+    card = (out / "README.md").read_text()
+    assert "No evaluation recorded" not in card and "PSNR (dB)" in card
     assert (out / "logs" / "steps.csv").is_file() and (out / "logs" / "epochs.csv").is_file()
     assert sorted(p.name for p in (out / "grids").iterdir()) == ["epoch-001.png", "epoch-002.png"]
     assert [p.name for p in (out / "checkpoints").iterdir() if p.name.startswith("step-")] == ["step-00000003",
@@ -280,6 +285,9 @@ def test_train_command_end_to_end(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
     # resuming with more adversarial steps continues from step 4
     resume = args[:args.index("--gan-steps") + 1] + ["4"] + args[args.index("--gan-steps") + 2:] + ["--resume"]
+    # a resume that would not continue the same training is refused, naming the setting
+    assert main(resume + ["--alpha", "0.5"]) == 2
+    assert "alpha" in capsys.readouterr().err
     assert main(resume) == 0
     meta = json.loads((out / "config.json").read_text())["metadata"]["training"]
     assert meta["steps"] == 6
@@ -297,3 +305,15 @@ def test_train_command_config_file_and_errors(tmp_path, capsys):
     assert "missing.json" in capsys.readouterr().err
     assert main(["train", "--count", "4", "--size", "64"]) == 2
     assert "--out" in capsys.readouterr().err
+    # --resume needs a checkpoint to continue from; a folder without one is not trained from scratch
+    assert main(["train", "--count", "4", "--size", "64", "--resume", "--out", str(tmp_path / "none")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
+
+
+def test_count_defaults_to_all_images_of_a_folder():
+    from msrgan.training.config import data_count
+
+    assert data_count("synthetic", None, 64) == 64       # synthetic: the command's default draw
+    assert data_count("/data/cyto2017", None, 64) is None  # a folder or dataset: every image, not the first 64
+    assert data_count("/data/cyto2017", 10, 64) == 10

@@ -17,9 +17,16 @@ from __future__ import annotations
 
 import argparse
 
+SYNTHETIC_COUNT = 64  # synthetic fields drawn when --count is not given
+# Settings a --resume may change: more adversarial steps, logging, compilation and scale-out. Any
+# other difference from the run's train_config.json (data, networks, losses, schedule) is refused,
+# since the resumed run would no longer continue the same training.
+RESUMABLE_CHANGES = frozenset({"gan_steps", "checkpoint_every", "log_every", "verbose", "tensorboard", "grid_images",
+                               "out", "jit_compile", "distribute", "coordinator", "num_processes", "process_id"})
+
 DEFAULTS = {
     # data
-    "data": "synthetic", "count": 64, "size": 256, "channels": 3, "bit_depth": 8, "seed": 0, "val_fraction": 0.1,
+    "data": "synthetic", "count": None, "size": 256, "channels": 3, "bit_depth": 8, "seed": 0, "val_fraction": 0.1,
     "val_size": 128, "degradation": "bicubic", "degradation_params": None, "scale": 4, "patch_size": 96,
     "batch_size": 16, "normalization": "percentile", "augment": True,
     # networks
@@ -52,7 +59,7 @@ def register(sub) -> None:
     g.add_argument("--data", default=None, help="'synthetic', an image folder or a Hugging Face dataset "
                                                 "(Hub id or local folder) (default synthetic)")
     g.add_argument("--count", type=int, default=None, help=f"synthetic fields to draw / images to read "
-                                                           f"(default {d['count']} synthetic, all otherwise)")
+                                                           f"(default {SYNTHETIC_COUNT} synthetic, all otherwise)")
     g.add_argument("--size", type=int, default=None, help=f"synthetic field size (default {d['size']})")
     g.add_argument("--channels", type=int, default=None, help=f"1, 3 or 4 (default {d['channels']})")
     g.add_argument("--bit-depth", type=int, default=None, help="synthetic bit depth, 8 or 16 (default 8)")
@@ -185,15 +192,16 @@ def _check_out(out, opt) -> None:
     import shutil
 
     from msrgan.training.callbacks import latest_checkpoint
+    from zoo.pretrained import CONFIG_NAME, FILES
 
+    if opt["resume"]:
+        if latest_checkpoint(out / "checkpoints") is None:
+            raise FileNotFoundError(f"--resume: {out / 'checkpoints'} holds no checkpoint to continue from")
+        return
     if not out.exists():
         return
     has_run = any((out / n).exists() for n in ("config.json", "checkpoints", "training.json", "logs"))
     if not has_run:
-        return
-    if opt["resume"]:
-        if latest_checkpoint(out / "checkpoints") is None and not (out / "config.json").exists():
-            raise FileNotFoundError(f"--resume: {out / 'checkpoints'} holds no checkpoint")
         return
     if not opt["overwrite"]:
         raise FileExistsError(f"{out} already holds a training run; pass --overwrite to replace it or --resume to "
@@ -201,7 +209,9 @@ def _check_out(out, opt) -> None:
     for name in ("checkpoints", "logs", "grids", "discriminator"):
         if (out / name).is_dir():
             shutil.rmtree(out / name)
-    for name in ("training.json", "train_config.json"):
+    # The previous generator too, so a failed new run never leaves the old model next to its logs.
+    model_files = FILES if (out / CONFIG_NAME).exists() else ()
+    for name in ("training.json", "train_config.json", *model_files):
         if (out / name).exists():
             (out / name).unlink()
 
@@ -280,7 +290,7 @@ def train_msrgan(opt: dict) -> dict:
     from msrgan.data.patches import PatchDataset, validation_pairs
     from msrgan.models import Discriminator, load_extractor
     from msrgan.training.callbacks import TensorBoardLogs, ValidationMonitor
-    from msrgan.training.config import parse_jit, set_precision, write_config
+    from msrgan.training.config import data_count, load_config_file, parse_jit, set_precision, write_config
     from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION
     from msrgan.training.gan import MSRGAN
     from msrgan.training.trainer import PretrainSchedule, train_gan
@@ -291,10 +301,8 @@ def train_msrgan(opt: dict) -> dict:
     channels = check_channels(int(opt["channels"]), name="--channels")
     scale = check_scale(int(opt["scale"]), name="--scale")
     if opt["resume"] and (out / "train_config.json").is_file():
-        saved = json.loads((out / "train_config.json").read_text())
-        changed = sorted(k for k in ("data", "count", "size", "channels", "scale", "patch_size", "batch_size",
-                                     "generator", "generator_options", "content", "pretrain_steps", "seed")
-                         if k in saved and saved[k] != opt[k] and k != "pretrain_steps")
+        saved = load_config_file(out / "train_config.json")
+        changed = sorted(k for k in saved if k not in RESUMABLE_CHANGES and k in opt and saved[k] != opt[k])
         if changed:
             raise ValueError(f"--resume: settings {changed} differ from the run in {out}; resume with the same "
                              "settings (--config OUT/train_config.json)")
@@ -303,7 +311,8 @@ def train_msrgan(opt: dict) -> dict:
     keras.utils.set_random_seed(int(opt["seed"]))
 
     # Data: split by image, so validation fields are never trained on.
-    src = load_source(opt["data"], channels=channels, count=opt["count"], size=opt["size"], seed=opt["seed"],
+    src = load_source(opt["data"], channels=channels, count=data_count(opt["data"], opt["count"], SYNTHETIC_COUNT),
+                      size=opt["size"], seed=opt["seed"],
                       bit_depth=opt["bit_depth"])
     # Labels play no part in super-resolution: a plain (not class-stratified) split.
     train_src, val_src = dataclasses.replace(src, labels=None).split(opt["val_fraction"], seed=opt["seed"])
@@ -386,7 +395,12 @@ def train_msrgan(opt: dict) -> dict:
                        "devices": int(distribution.device_mesh.devices.size) if distribution is not None else 1},
     }
     # _check_out has already refused to touch an existing run without --overwrite or --resume.
-    final.save_pretrained(out, metadata={"training": summary}, overwrite=True)
+    card_metrics = {"psnr": scores["msrgan"]["psnr"], "ssim": scores["msrgan"]["ssim"],
+                    "bicubic_psnr": scores["bicubic"]["psnr"], "bicubic_ssim": scores["bicubic"]["ssim"]}
+    evaluation = {"data": str(opt["data"]), "split": "validation (held out by image)", "images": scores["images"],
+                  "crop": val_side}
+    final.save_pretrained(out, metadata={"training": summary, "metrics": card_metrics, "evaluation": evaluation},
+                          overwrite=True)
     if discriminator is not None:
         discriminator.save_pretrained(out / "discriminator", overwrite=True,
                                       metadata={"training": {"backend": summary["backend"], "steps": gan.step}})

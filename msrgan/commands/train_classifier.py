@@ -9,8 +9,10 @@ Example::
 
 from __future__ import annotations
 
+SYNTHETIC_COUNT = 520  # synthetic fields drawn when --count is not given
+
 DEFAULTS = {
-    "data": "synthetic", "count": 520, "size": 64, "channels": 3, "seed": 0, "val_fraction": 0.2,
+    "data": "synthetic", "count": None, "size": 64, "channels": 3, "seed": 0, "val_fraction": 0.2,
     "normalization": "percentile", "crop": 64, "width": 0.25, "dropout": 0.3, "steps": 600,
     "steps_per_epoch": 100, "batch_size": 32, "lr": 2e-3, "augment": True, "jit_compile": "auto",
     "mixed_precision": None, "out": None, "overwrite": False, "verbose": 1,
@@ -29,7 +31,7 @@ def register(sub) -> None:
     p.add_argument("--config", default=None, help="JSON or TOML file of settings (long flag names as keys)")
     p.add_argument("--data", default=None, help=f"'synthetic', a folder or a Hub dataset id (default {d['data']})")
     p.add_argument("--count", type=int, default=None, help=f"synthetic fields to draw / images to read "
-                                                           f"(default {d['count']} synthetic)")
+                                                           f"(default {SYNTHETIC_COUNT} synthetic, all otherwise)")
     p.add_argument("--size", type=int, default=None, help=f"synthetic field size in pixels (default {d['size']})")
     p.add_argument("--channels", type=int, default=None, help=f"1, 3 or 4 (default {d['channels']})")
     p.add_argument("--seed", type=int, default=None, help=f"seed of data, split, weights, batches (default {d['seed']})")
@@ -91,12 +93,13 @@ def train_and_save(opt: dict, out) -> dict:
 
     from msrgan.data import load_source
     from msrgan.training.classifier import format_confusion, prepare_images, train_classifier
-    from msrgan.training.config import parse_jit, set_precision, write_config
+    from msrgan.training.config import data_count, parse_jit, set_precision, write_config
 
     t0 = time.time()
     out = Path(out)
     policy = set_precision(opt["mixed_precision"])
-    src = load_source(opt["data"], channels=opt["channels"], count=opt["count"], size=opt["size"], seed=opt["seed"])
+    src = load_source(opt["data"], channels=opt["channels"], count=data_count(opt["data"], opt["count"], SYNTHETIC_COUNT),
+                      size=opt["size"], seed=opt["seed"])
     if src.labels is None:
         raise ValueError(f"data {opt['data']!r} has no class labels; the classifier needs labelled images "
                          "(class subfolders, CYTO2017 names or a labelled dataset)")

@@ -86,6 +86,14 @@ def write_config(path, options: dict) -> Path:
     return path
 
 
+def data_count(data, count: int | None, synthetic_default: int) -> int | None:
+    """``--count`` as ``load_source`` takes it: given, or ``synthetic_default`` fields of synthetic
+    data, or every image of a folder or dataset (None)."""
+    if count is not None:
+        return int(count)
+    return synthetic_default if str(data) == "synthetic" else None
+
+
 def set_precision(mixed_precision: str | None) -> str:
     """Sets Keras's global dtype policy: None/"float32", ``"bfloat16"`` or ``"float16"`` (mixed)."""
     import keras
