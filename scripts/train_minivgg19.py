@@ -4,8 +4,8 @@
 The same as ``msrgan train-classifier`` with every flag (``--help`` lists them); settings can come
 from a JSON/TOML/YAML file with ``--config``. Examples::
 
-    # the demo's classifier: 1040 synthetic 64px fields, width 0.125, 400 steps (>= 90% top-1)
-    python scripts/train_minivgg19.py --count 1040 --size 64 --width 0.125 --steps 400 --out runs/minivgg19
+    # the demo's classifier: 1300 synthetic 64px fields, width 0.125, 500 steps (>= 90% top-1)
+    python scripts/train_minivgg19.py --count 1300 --size 64 --width 0.125 --steps 500 --no-augment --out runs/minivgg19
 
     # a CYTO2017-layout folder (NN_<id>.png names or class subfolders), 4 channels
     python scripts/train_minivgg19.py --data /data/cyto2017 --channels 4 --crop 128 --steps 20000 \\

@@ -292,6 +292,9 @@ def test_train_command_end_to_end(tmp_path, capsys):
     meta = json.loads((out / "config.json").read_text())["metadata"]["training"]
     assert meta["steps"] == 6
     assert len((out / "logs" / "epochs.csv").read_text().splitlines()) == 4
+    # the documented way: the run's own train_config.json, plus more adversarial steps
+    assert main(["train", "--config", str(out / "train_config.json"), "--resume", "--gan-steps", "5"]) == 0
+    assert json.loads((out / "config.json").read_text())["metadata"]["training"]["steps"] == 7
 
 
 def test_train_command_config_file_and_errors(tmp_path, capsys):

@@ -6,7 +6,7 @@ Example::
         --content minivgg19=runs/minivgg19 --pretrain-steps 2000 --gan-steps 1000 --out runs/msrgan
     msrgan upscale --model runs/msrgan ...
 
-Settings come from the defaults, then ``--config FILE`` (JSON or TOML, long flag names as keys),
+Settings come from the defaults, then ``--config FILE`` (JSON, TOML or YAML, long flag names as keys),
 then the flags given. ``OUT`` receives the generator in the zoo's pretrained format (so ``OUT`` is
 a model folder), ``discriminator/``, ``checkpoints/``, ``logs/`` (``steps.csv``, ``epochs.csv``,
 TensorBoard events), ``grids/`` (LR | bicubic | SR | HR per epoch), ``train_config.json`` and
@@ -54,7 +54,7 @@ def register(sub) -> None:
                     "< flags. Runs on the Keras backend of KERAS_BACKEND.")
     d = DEFAULTS
     boolean = argparse.BooleanOptionalAction
-    p.add_argument("--config", default=None, help="JSON or TOML file of settings (long flag names as keys)")
+    p.add_argument("--config", default=None, help="JSON, TOML or YAML file of settings (long flag names as keys)")
     g = p.add_argument_group("data")
     g.add_argument("--data", default=None, help="'synthetic', an image folder or a Hugging Face dataset "
                                                 "(Hub id or local folder) (default synthetic)")

@@ -26,9 +26,9 @@ def register(sub) -> None:
         description="Train MiniVGG19 on labelled microscopy images (synthetic fields, a CYTO2017-layout folder or "
                     "a Hugging Face dataset); report validation top-1 accuracy and the confusion matrix; save it in "
                     "the zoo's pretrained format, usable as `msrgan train --content minivgg19=OUT`. Settings come "
-                    "from the defaults, then --config (JSON or TOML), then the flags given.")
+                    "from the defaults, then --config (JSON, TOML or YAML), then the flags given.")
     d = DEFAULTS
-    p.add_argument("--config", default=None, help="JSON or TOML file of settings (long flag names as keys)")
+    p.add_argument("--config", default=None, help="JSON, TOML or YAML file of settings (long flag names as keys)")
     p.add_argument("--data", default=None, help=f"'synthetic', a folder or a Hub dataset id (default {d['data']})")
     p.add_argument("--count", type=int, default=None, help=f"synthetic fields to draw / images to read "
                                                            f"(default {SYNTHETIC_COUNT} synthetic, all otherwise)")

@@ -30,7 +30,14 @@ def load_config_file(path) -> dict:
         raise FileNotFoundError(f"config file {path} does not exist")
     text = path.read_text()
     if path.suffix.lower() == ".toml":
-        import tomllib
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10: the same parser as the `tomli` package
+            try:
+                import tomli as tomllib
+            except ModuleNotFoundError:
+                raise ValueError(f"reading {path} needs Python 3.11+ or the `tomli` package (pip install tomli); "
+                                 "or write the settings as .json or .yaml") from None
 
         try:
             data = tomllib.loads(text)
