@@ -47,6 +47,7 @@ from typing import Sequence
 import numpy as np
 
 from msrgan.metrics import count_nuclei, dice, iou, psnr, segment_nuclei, ssim
+from zoo.pretrained import atomic_write_bytes
 
 __all__ = ["METHODS", "EvaluationResult", "evaluate", "nucleus_channel_index", "upsample", "write_report"]
 
@@ -385,17 +386,7 @@ def _atomic_write(path: Path, data: bytes, overwrite: bool) -> Path:
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write_bytes(path, data)
 
 
 def _fmt(x: float, digits: int) -> str:

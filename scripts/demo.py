@@ -20,7 +20,6 @@ Usage: python scripts/demo.py [--out runs/demo] [--seed 0]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -93,13 +92,13 @@ def main(argv=None) -> int:
 
     t0 = time.time()
     import keras
-    import numpy as np
 
     from msrgan.commands.train import train_msrgan
     from msrgan.commands.train_classifier import train_and_save
     from msrgan.data import load_source
     from msrgan.data.patches import validation_pairs
     from msrgan.models import Generator
+    from msrgan.training.config import write_config
     from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION, evaluate_generator, super_resolve
 
     backend = keras.backend.backend()
@@ -166,9 +165,7 @@ def main(argv=None) -> int:
                         f"> {TARGETS['cross_backend_max_abs_diff']}")
     metrics["passed"] = not failures
     metrics["failures"] = failures
-    tmp = out / ".metrics.json.tmp"
-    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-    tmp.replace(out / "metrics.json")
+    write_config(out / "metrics.json", metrics)
 
     print()
     print(f"mSRGAN demo on {backend}: {scores['images']} held-out synthetic {HELD_OUT['size']}px fields, x{GAN['scale']}")

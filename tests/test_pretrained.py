@@ -258,3 +258,18 @@ def test_local_sources_that_are_not_models(saved, tmp_path):
         zoo.from_pretrained(folder, revision="main")
     with pytest.raises(ValueError, match="holds a Generator, not a Discriminator"):
         Discriminator.from_pretrained(folder)
+
+
+def test_atomic_write_gives_plain_file_permissions_and_leaves_no_temporary(tmp_path):
+    import os
+
+    from zoo.pretrained import atomic_write_bytes
+
+    umask = os.umask(0o022)
+    try:
+        path = atomic_write_bytes(tmp_path / "a.json", b"{}")
+    finally:
+        os.umask(umask)
+    assert path.read_bytes() == b"{}"
+    assert path.stat().st_mode & 0o777 == 0o644  # what open() gives under umask 022, not mkstemp's 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]

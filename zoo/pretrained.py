@@ -327,16 +327,27 @@ def _ensure_built(model) -> None:
         model(keras.ops.zeros(shape), training=False)
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Writes ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    A reader never sees a partial file, an interrupted write leaves ``path`` as it was (and no
+    temporary file), and the file gets the permissions a plain ``open`` would give (``mkstemp``
+    creates 0600). Returns ``path``.
+    """
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return path
 
 
 def _refuse_overwrite(out: Path, overwrite: bool) -> None:
@@ -394,9 +405,9 @@ def save_pretrained(model, directory: str | os.PathLike, *, metadata: Mapping[st
         card = model.model_card(config) if hasattr(model, "model_card") else generic_card(config)
     cards.parse(card)  # a card whose front matter does not parse is refused before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write_bytes(out / WEIGHTS_NAME, blob)
-    _atomic_write_bytes(out / CONFIG_NAME, (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
-    _atomic_write_bytes(out / CARD_NAME, card.encode("utf-8"))
+    atomic_write_bytes(out / WEIGHTS_NAME, blob)
+    atomic_write_bytes(out / CONFIG_NAME, (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(out / CARD_NAME, card.encode("utf-8"))
     return out
 
 
@@ -590,7 +601,7 @@ def pull_folder(source: str, directory: str | os.PathLike, *, revision: str | No
     for name in FILES:
         src = snap.folder / name
         if src.is_file():
-            _atomic_write_bytes(out / name, src.read_bytes())
+            atomic_write_bytes(out / name, src.read_bytes())
     return snap
 
 

@@ -279,7 +279,6 @@ def seed_loss_weights(extractor, patch_size: int, channels: int):
 def train_msrgan(opt: dict) -> dict:
     """Runs a whole ``msrgan train`` from resolved options; returns a summary (and a printable ``table``)."""
     import dataclasses
-    import json
     import time
     from pathlib import Path
 

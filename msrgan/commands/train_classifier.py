@@ -85,7 +85,6 @@ def run(args) -> int:
 
 def train_and_save(opt: dict, out) -> dict:
     """Loads the data, trains, saves the model and ``report.json``; returns the report (plus ``text``)."""
-    import json
     import time
     from pathlib import Path
 
@@ -123,9 +122,7 @@ def train_and_save(opt: dict, out) -> dict:
     model.save_pretrained(out, metadata={"class_names": list(src.class_names), "training": summary},
                           overwrite=bool(opt.get("overwrite")))
     write_config(out / "train_config.json", {k: v for k, v in opt.items() if k not in ("overwrite",)})
-    tmp = out / ".report.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    tmp.replace(out / "report.json")
+    write_config(out / "report.json", summary)
     report = dict(report)
     report["seconds"] = seconds
     report["text"] = format_confusion(report)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import keras
-from keras import layers, ops
+from keras import layers
 
 from msrgan.convention import INPUT_CONVENTION, channel_names, check_channels, check_image_batch, check_scale
 from msrgan.models.blocks import Conv2D, PixelShuffle, ResidualBlock

@@ -205,14 +205,16 @@ class CSVLogs(keras.callbacks.Callback):
 
     @staticmethod
     def _write_all(path: Path, rows: list[dict]) -> None:
-        fields = list(rows[0]) if rows else []
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w", newline="") as f:
-            if fields:
-                w = csv.DictWriter(f, fieldnames=fields)
-                w.writeheader()
-                w.writerows(rows)
-        os.replace(tmp, path)
+        import io
+
+        from zoo.pretrained import atomic_write_bytes
+
+        buf = io.StringIO(newline="")
+        if rows:
+            w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
 
     def _append(self, path: Path, row: dict) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

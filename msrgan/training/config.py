@@ -80,17 +80,12 @@ def resolve_options(defaults: dict, file_config: dict | None, flags: dict, *, so
 
 def write_config(path, options: dict) -> Path:
     """Writes the resolved options as JSON (atomically); returns the path."""
-    import os
-    import tempfile
+    from zoo.pretrained import atomic_write_bytes
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(options, f, indent=2, sort_keys=True, default=str)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(options, indent=2, sort_keys=True, default=str) + "\n"
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def data_count(data, count: int | None, synthetic_default: int) -> int | None:
