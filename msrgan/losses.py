@@ -243,8 +243,9 @@ class LossWeights:
     gamma: float = 9.04e-10
 
     @classmethod
-    def from_seed(cls, pixel_values: int, feature_values: int, *, mse: float = 0.4, content: float = 0.8,
-                  adversarial: float = 1e-5) -> "LossWeights":
+    def from_seed(cls, pixel_values: int, feature_values: int, *, mse: float = SEED_SUM_WEIGHTS["mse"],
+                  content: float = SEED_SUM_WEIGHTS["content"],
+                  adversarial: float = SEED_SUM_WEIGHTS["adversarial"]) -> "LossWeights":
         """Mean-based weights equivalent to the seed's weights on sums, normalized to ``alpha = 1``.
 
         A sum over a patch is the mean times the number of summed elements, so the seed's
@@ -268,6 +269,3 @@ class LossWeights:
             raise ValueError(f"pixel_values and feature_values must be positive, got {pixel_values}, {feature_values}")
         scale = mse * pixel_values
         return cls(alpha=1.0, beta=content * feature_values / scale, gamma=adversarial / scale)
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)

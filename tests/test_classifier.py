@@ -74,6 +74,7 @@ def test_classifier_learns_synthetic_classes_above_chance():
     text = format_confusion(report)
     assert "centrosome" in text and "recall" in text
     assert len(report["history"]) == 2 and "val_accuracy" in report["history"][-1]
+    assert report["steps"] == 200  # two whole epochs of 100
 
 
 def test_train_classifier_command_saves_a_usable_extractor(tmp_path, capsys):

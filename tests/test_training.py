@@ -225,6 +225,8 @@ def test_generator_only_model_and_bad_settings():
         MSRGAN(Generator(num_blocks=1, filters=8, channels=1, scale=2), wrong).compile(sample_shape=(16, 16))
     with pytest.raises(ValueError, match="lr, hr"):
         gan.fit(np.zeros((2, 16, 16, 1), "float32"), epochs=1, batch_size=2, verbose=0)
+    with pytest.raises(ValueError, match="checkpoint_dir"):  # nothing to resume from: not a silent fresh start
+        train_gan(gan, lambda step: _batch(), pretrain_steps=1, gan_steps=0, steps_per_epoch=1, resume=True, verbose=0)
 
 
 def test_mixed_precision_bfloat16_step():

@@ -161,7 +161,7 @@ def train_classifier(train_images, train_labels, val_images, val_labels, *, clas
         class_names: Name of each class id (``num_classes = len(class_names)``).
         crop: Side of the training crops and validation centre crops.
         width, dropout: ``MiniVGG19`` options.
-        steps: Total training steps.
+        steps: Training steps, rounded up to whole epochs of ``steps_per_epoch`` (the report says how many ran).
         steps_per_epoch: Steps between validations.
         batch_size: Crops per step.
         learning_rate: Adam learning rate (cosine-decayed to 5% over ``steps``).
@@ -183,12 +183,12 @@ def train_classifier(train_images, train_labels, val_images, val_labels, *, clas
     keras.utils.set_random_seed(seed)
     model = MiniVGG19(num_classes=len(class_names), channels=channels, width=width, dropout=dropout)
     model(np.zeros((1, crop, crop, channels), np.float32))
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps, alpha=0.05)
+    spe = min(int(steps_per_epoch), int(steps))
+    epochs = -(-int(steps) // spe)  # whole epochs: the run is `epochs * spe` steps, the schedule's length
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * spe, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=jit_compile)
-    spe = min(int(steps_per_epoch), int(steps))
-    epochs = -(-int(steps) // spe)
     data = ClassifierBatches(train_images, train_labels, crop=crop, batch_size=batch_size, steps_per_epoch=spe,
                              augment=augment, seed=seed)
     x_val = center_crops(val_images, crop)
@@ -196,5 +196,6 @@ def train_classifier(train_images, train_labels, val_images, val_labels, *, clas
     hist = model.fit(data, epochs=epochs, validation_data=(x_val, y_val), callbacks=list(callbacks),
                      verbose=verbose, shuffle=False)
     report = classification_report(model, x_val, y_val, class_names)
+    report["steps"] = epochs * spe
     report["history"] = [{k: float(v[i]) for k, v in hist.history.items()} for i in range(len(hist.epoch))]
     return model, report

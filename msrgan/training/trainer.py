@@ -205,10 +205,12 @@ def train_gan(model, data, *, pretrain_steps: int, gan_steps: int, steps_per_epo
     if gan_steps and model.discriminator is None and model.extractor is None:
         raise ValueError("gan_steps > 0 needs a discriminator or a content extractor")
 
+    if resume is True and checkpoint_dir is None:
+        raise ValueError("resume=True looks for the latest checkpoint in checkpoint_dir; pass checkpoint_dir "
+                         "(or resume=<checkpoint folder>)")
     csv_logs = CSVLogs(log_dir, every=log_every) if log_dir is not None else None
     if resume:
-        path = Path(resume) if not isinstance(resume, bool) else (
-            latest_checkpoint(checkpoint_dir) if checkpoint_dir is not None else None)
+        path = Path(resume) if not isinstance(resume, bool) else latest_checkpoint(checkpoint_dir)
         if path is not None:
             if not Path(path).is_dir():
                 raise FileNotFoundError(f"resume checkpoint {path} does not exist")
