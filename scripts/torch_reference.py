@@ -311,9 +311,9 @@ class SRGANStep:
         self.g_opt = torch.optim.Adam(self.g.parameters(), lr=g_lr)
         self.d_opt = torch.optim.Adam(self.d.parameters(), lr=d_lr)
         # float16 needs a loss scale (bfloat16 has float32's range); like Keras's float16 policy here.
-        device = next(self.g.parameters()).device.type
-        self.g_scaler = torch.amp.GradScaler(device, enabled=autocast == "float16")
-        self.d_scaler = torch.amp.GradScaler(device, enabled=autocast == "float16")
+        self.device_type = next(self.g.parameters()).device.type
+        self.g_scaler = torch.amp.GradScaler(self.device_type, enabled=autocast == "float16")
+        self.d_scaler = torch.amp.GradScaler(self.device_type, enabled=autocast == "float16")
 
     def _adv(self, logits, target: float):
         if self.adversarial == "lsgan":
@@ -323,7 +323,7 @@ class SRGANStep:
     def _cast(self):
         if self.autocast is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=next(self.g.parameters()).device.type, dtype=self.autocast)
+        return torch.autocast(device_type=self.device_type, dtype=self.autocast)
 
     def __call__(self, lr, hr) -> tuple[float, float]:
         """One step on NCHW (channels_last) batches; returns ``(g_loss, d_loss)``."""

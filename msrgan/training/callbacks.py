@@ -402,19 +402,17 @@ class ValidationMonitor(keras.callbacks.Callback):
         self.bicubic = evaluation.bicubic_upscale(self.lr, self.scale)
         self.baseline = {"psnr": evaluation.psnr(self.bicubic, self.hr, crop=self.scale),
                          "ssim": evaluation.ssim(self.bicubic, self.hr, crop=self.scale)}
-        self.history: list[dict] = []
 
     def on_epoch_end(self, epoch, logs=None):
         model = self.model
         _sync(model)
-        generator = model.ema_generator() if self.use_ema and getattr(model, "ema_weights", None) else model.generator
+        generator = model.ema_generator() if self.use_ema else model.generator  # the live one without EMA
         sr = evaluation.super_resolve(generator, self.lr, batch_size=self.batch_size)
         result = {"val_psnr": evaluation.psnr(sr, self.hr, crop=self.scale),
                   "val_ssim": evaluation.ssim(sr, self.hr, crop=self.scale),
                   "val_bicubic_psnr": self.baseline["psnr"], "val_bicubic_ssim": self.baseline["ssim"]}
         if logs is not None:
             logs.update(result)
-        self.history.append({"epoch": epoch + 1, "step": model.step, **result})
         if self.grid_dir is not None or self.tensorboard is not None:
             k = min(self.grid_images, len(self.lr))
             grid = comparison_grid(self.lr[:k], self.bicubic[:k], sr[:k], self.hr[:k])
