@@ -210,6 +210,114 @@ def test_weights_saved_on_one_backend_load_on_the_others(tmp_path, backend):
         assert np.max(np.abs(y_other - y)) <= 1e-4, other
 
 
+def _value_and_grads(fn, x, kernel, upstream):
+    """``fn(x, kernel)`` and the gradients of ``sum(fn(x, kernel) * upstream)`` by the backend's autodiff."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        def loss(a, b):
+            return (fn(a, b) * upstream).sum()
+
+        return np.asarray(fn(x, kernel)), *(np.asarray(g) for g in jax.grad(loss, argnums=(0, 1))(x, kernel))
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        xt, kt = tf.constant(x), tf.constant(kernel)
+        with tf.GradientTape() as tape:
+            tape.watch([xt, kt])
+            y = fn(xt, kt)
+            loss = tf.reduce_sum(y * upstream)
+        return y.numpy(), *(g.numpy() for g in tape.gradient(loss, [xt, kt]))
+    import torch
+
+    xt, kt = torch.tensor(x, requires_grad=True), torch.tensor(kernel, requires_grad=True)
+    y = fn(xt, kt)
+    (y * torch.tensor(upstream)).sum().backward()
+    return y.detach().numpy(), xt.grad.numpy(), kt.grad.numpy()
+
+
+@pytest.mark.parametrize("form,kernel_size,strides,padding", [
+    ("stacked_rows", (9, 9), 1, "same"), ("stacked_rows", (4, 3), 1, "same"), ("stacked_rows", (2, 5), 1, "same"),
+    ("im2col", (3, 3), 1, "same"), ("im2col", (3, 3), 2, "same"), ("im2col", (4, 4), 2, "same"),
+    ("im2col", (3, 2), 2, "valid"), ("im2col", (1, 1), 1, "same"),
+])
+def test_rewritten_convolutions_equal_ops_conv_in_values_and_gradients(form, kernel_size, strides, padding,
+                                                                         backend):
+    """stacked_rows_conv and im2col_conv compute ops.conv, and autodiff gives its gradients."""
+    from keras import ops
+
+    from msrgan.models.blocks import im2col_conv, stacked_rows_conv
+
+    rng = np.random.default_rng(sum(kernel_size) + strides)
+    x = rng.random((2, 11, 10, 6), dtype=np.float32)  # odd and even sizes: asymmetric "same" padding
+    out_channels = 3
+    kernel = rng.normal(size=(*kernel_size, 6, out_channels)).astype(np.float32)
+
+    def plain(a, k):
+        return ops.conv(a, k, strides=strides, padding=padding)
+
+    def rewritten(a, k):
+        if form == "stacked_rows":
+            return stacked_rows_conv(a, k, lambda v, w: ops.conv(v, w, padding="same"))
+        return im2col_conv(a, k, (strides, strides), padding)
+
+    oh = -(-11 // strides) if padding == "same" else (11 - kernel_size[0]) // strides + 1
+    ow = -(-10 // strides) if padding == "same" else (10 - kernel_size[1]) // strides + 1
+    upstream = rng.normal(size=(2, oh, ow, out_channels)).astype(np.float32)
+    want = _value_and_grads(plain, x, kernel, upstream)
+    got = _value_and_grads(rewritten, x, kernel, upstream)
+    assert want[0].shape == got[0].shape == (2, oh, ow, out_channels)
+    for name, g, w in zip(("value", "input gradient", "kernel gradient"), got, want):
+        assert g.shape == w.shape, name
+        np.testing.assert_allclose(g, w, rtol=0, atol=1e-4 * max(1.0, np.abs(w).max()), err_msg=name)
+
+
+@pytest.mark.parametrize("filters,kernel_size,in_channels,strides", [(3, 9, 8, 1), (1, (5, 3), 4, 1), (8, 3, 128, 1),
+                                                                      (8, 3, 128, 2)])
+def test_conv_layer_fast_forms_equal_the_keras_layer(filters, kernel_size, in_channels, strides, backend,
+                                                     monkeypatch):
+    """Few-output convolutions (stacked rows, every backend) and wide ones (im2col on JAX on CPUs)."""
+    import keras
+
+    from msrgan.models import blocks
+    from msrgan.models.blocks import IM2COL_MIN_CHANNELS, STACK_ROWS_MAX_FILTERS, Conv2D
+
+    real, calls = blocks.im2col_conv, []
+
+    def counting(*args, **kwargs):
+        calls.append(args[1].shape)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(blocks, "im2col_conv", counting)
+
+    rng = np.random.default_rng(filters)
+    x = rng.random((2, 9, 10, in_channels), dtype=np.float32)
+    ours = Conv2D(filters, kernel_size, strides=strides, padding="same")
+    ref = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="same")
+    ours.build(x.shape)
+    ref.build(x.shape)
+    assert ours.stacks_rows == (filters <= STACK_ROWS_MAX_FILTERS and strides == 1)
+    assert in_channels < IM2COL_MIN_CHANNELS or filters > STACK_ROWS_MAX_FILTERS  # the cases cover each form
+    for a, b in zip(ours.weights, ref.weights):
+        value = rng.normal(size=tuple(a.shape)).astype(np.float32) / np.sqrt(np.prod(a.shape[:-1]))
+        a.assign(value)
+        b.assign(value)
+    got, want = (keras.ops.convert_to_numpy(layer(x)) for layer in (ours, ref))
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    assert bool(calls) == (backend == "jax" and in_channels >= IM2COL_MIN_CHANNELS)  # this machine is CPU-only
+    if calls:  # past the memory limit on the stacked taps: the plain convolution, same values
+        taps = 2 * -(-9 // strides) * -(-10 // strides) * 3 * 3 * in_channels  # batch x output pixels x tap values
+        monkeypatch.setattr(blocks, "IM2COL_MAX_TAPS", taps - 1)
+        count = len(calls)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(ours(x)), want, rtol=0, atol=1e-5)
+        assert len(calls) == count
+    assert ours.get_config() == {**ref.get_config(), "name": ours.name}  # same config as Keras's layer
+
+
 @pytest.mark.parametrize("strides", [1, 2])
 def test_conv_and_pool_layers_equal_the_keras_ones(strides, backend):
     """msrgan's Conv2D / MaxPooling2D (layout-copy-free on torch) compute Keras's values and gradients."""
