@@ -327,6 +327,16 @@ def _ensure_built(model) -> None:
         model(keras.ops.zeros(shape), training=False)
 
 
+def plain_file_permissions(path) -> None:
+    """Gives a file the permissions a plain ``open`` would (``0o666`` less the umask).
+
+    For temporary files about to be renamed into place: ``tempfile.mkstemp`` creates them 0600.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def atomic_write_bytes(path, data: bytes) -> Path:
     """Writes ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
@@ -339,9 +349,7 @@ def atomic_write_bytes(path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        plain_file_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

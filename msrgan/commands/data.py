@@ -79,14 +79,14 @@ def _source_options(p) -> None:
 
 def run_synth(args) -> int:
     import csv
-    import os
-    import tempfile
+    import io
     from pathlib import Path
 
     from tqdm.auto import tqdm
 
     import msrgan
     from msrgan.data.io import is_image_file, write_image
+    from zoo.pretrained import atomic_write_bytes
     from msrgan.data.synthetic import CLASS_NAMES, iter_fields
 
     if args.count < 1:
@@ -110,15 +110,11 @@ def run_synth(args) -> int:
         rows.append({"file_name": name, "label": label, "class_name": CLASS_NAMES[label], "index": i,
                      "seed": args.seed, "size": args.size, "channels": args.channels, "bit_depth": args.bit_depth,
                      "generator": f"msrgan.data.synthetic (msrgan {msrgan.__version__})"})
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".metadata.", suffix=".csv")
-    with os.fdopen(fd, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=_SYNTH_COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
-    from msrgan.data.sheet import _default_mode
-
-    _default_mode(tmp)
-    os.replace(tmp, out / "metadata.csv")
+    table = io.StringIO(newline="")
+    w = csv.DictWriter(table, fieldnames=_SYNTH_COLUMNS)
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_bytes(out / "metadata.csv", table.getvalue().encode("utf-8"))
     written = {r["file_name"] for r in rows}
     others = [p.name for p in out.iterdir() if is_image_file(p) and not p.name.startswith(".") and p.name not in written]
     if others:

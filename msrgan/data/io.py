@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.pretrained import plain_file_permissions
+
 TIFF_SUFFIXES = (".tif", ".tiff")
 PIL_SUFFIXES = (".png", ".jpg", ".jpeg")
 IMAGE_SUFFIXES = TIFF_SUFFIXES + PIL_SUFFIXES
@@ -108,20 +110,13 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, overwrite: bool =
                 tifffile.imwrite(tmp, image)
         else:
             _write_pil(tmp, image, suffix, path)
-        _default_permissions(tmp)
+        plain_file_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
-
-
-def _default_permissions(path: str) -> None:
-    """Gives a temporary file (created 0600) the permissions a plain ``open`` would have."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def _write_pil(tmp: str, image: np.ndarray, suffix: str, path: Path) -> None:

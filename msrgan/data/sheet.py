@@ -27,6 +27,8 @@ from typing import Sequence
 
 import numpy as np
 
+from zoo.pretrained import plain_file_permissions
+
 BACKGROUND = (16, 16, 20)
 TEXT = (235, 235, 235)
 MUTED = (160, 160, 170)
@@ -184,13 +186,6 @@ def _legend_width(c, font, text_w, fsize) -> int:
     return sum(fsize + 4 + text_w(t, font) + 16 for _, t in LEGEND[c])
 
 
-def _default_mode(path: str) -> None:
-    """mkstemp makes files private (0600); give the file the mode a plain ``open`` would (umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def save_contact_sheet(path: str | os.PathLike, images, labels=None, class_names=None, *, overwrite: bool = False,
                        colors: int | None = None, **kwargs) -> Path:
     """Draws ``contact_sheet(images, labels, class_names, **kwargs)`` and writes it (PNG or JPEG) atomically.
@@ -229,7 +224,7 @@ def save_contact_sheet(path: str | os.PathLike, images, labels=None, class_names
             sheet.save(tmp, format="PNG", optimize=True)
         else:
             sheet.save(tmp, format="JPEG", quality=90)
-        _default_mode(tmp)
+        plain_file_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
