@@ -55,6 +55,13 @@ repo's ``.gitattributes`` LFS patterns (``*.safetensors``, ``*.parquet``...), el
 also returns the current ``oid`` so the client skips unchanged files. Any token is accepted (private
 repos are readable by all); tokens are never logged. ``LOCALHUB_DEBUG=1`` prints one line per request
 (method, path, status) to stderr; ``LocalHub.requests`` records the same.
+
+Failures on demand, for tests of error handling (set them on the ``LocalHub`` object, reset them after):
+
+- ``rejected_tokens``: a set of tokens; a request carrying one (``Authorization: Bearer <token>``) is
+  answered ``401`` with the Hub's ``Invalid credentials in Authorization header`` message;
+- ``fail_lfs_uploads``: when True, ``PUT /lfs-objects/{oid}`` is answered ``403`` (the storage refused
+  the upload, as an expired pre-signed URL is), so the client's LFS upload fails.
 """
 
 from __future__ import annotations
@@ -233,6 +240,8 @@ class LocalHub:
         self._blobs: dict[str, bytes] = {}  # sha256 hex -> content (regular and LFS files alike)
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status), for debugging tests
         self.debug = bool(os.environ.get("LOCALHUB_DEBUG"))
+        self.rejected_tokens: set[str] = set()  # requests with one of these tokens get a 401
+        self.fail_lfs_uploads = False  # when True, LFS object uploads get a 403
         hub = self
 
         class Handler(_Handler):
@@ -455,6 +464,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if self.command in ("POST", "PUT", "DELETE", "PATCH"):
                 self._read_body()  # always drain the body so keep-alive stays in sync
+            self._check_token()
             self._route(segs)
         except _HttpError as err:
             headers = dict(err.headers)
@@ -474,6 +484,11 @@ class _Handler(BaseHTTPRequestHandler):
             print(f"[LocalHub] {self.command} {self.path} -> {self._status}", file=sys.stderr)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
+
+    def _check_token(self):
+        auth = self.headers.get("Authorization") or ""
+        if auth.startswith("Bearer ") and auth[len("Bearer "):] in self.hub.rejected_tokens:
+            raise _HttpError(401, "Invalid credentials in Authorization header")
 
     def _json_body(self) -> dict:
         body = self._read_body()
@@ -822,6 +837,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _lfs_put(self, oid: str):
         data = self._read_body()
+        if self.hub.fail_lfs_uploads:
+            raise _HttpError(403, "Request has expired (LocalHub.fail_lfs_uploads is set)")
         if hashlib.sha256(data).hexdigest() != oid:
             raise _HttpError(400, f"Uploaded content does not match oid {oid}")
         with self.hub._lock:

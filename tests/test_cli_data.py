@@ -20,7 +20,7 @@ def _synth(out, *extra, count=13, channels=4, bit_depth=16, seed=5):
 def test_synth_writes_cyto2017_files_and_metadata(tmp_path):
     out = tmp_path / "hcs"
     assert _synth(out) == 0
-    files = sorted(p.name for p in out.iterdir())
+    files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))  # not the hidden manifest
     assert files == sorted([f"{i:02d}_{i:06d}.tif" for i in range(13)] + ["metadata.csv"])
     with open(out / "metadata.csv", newline="") as f:
         rows = list(csv.DictReader(f))

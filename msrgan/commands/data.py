@@ -2,7 +2,8 @@
 
 - ``msrgan data synth --count N --size S --channels C --bit-depth 8|16 --seed K --out DIR``: synthetic HCS
   fields, one file per field in the CYTO2017 layout (``NN_<index>.png``, NN = class id; 4-channel
-  fields as ``.tif``), plus ``metadata.csv``.
+  fields as ``.tif``), plus ``metadata.csv`` and a hidden manifest (``.msrgan-synth.json``: the files it
+  wrote, with their sha256). With ``--overwrite`` it replaces only files that manifest lists, unchanged.
 - ``msrgan data show SOURCE -o sheet.png``: a contact sheet, one labelled row per class.
 - ``msrgan data push SOURCE --repo OWNER/NAME``: a Hugging Face dataset with a dataset card.
 
@@ -12,9 +13,13 @@ or per-channel files with ``--pattern``), a Hugging Face dataset folder or Hub i
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 
 _SYNTH_COLUMNS = ("file_name", "label", "class_name", "index", "seed", "size", "channels", "bit_depth", "generator")
+SYNTH_MANIFEST = ".msrgan-synth.json"  # the files `data synth` wrote into a folder, with their sha256
+SYNTH_GENERATOR = "msrgan data synth"
 
 
 def register(sub) -> None:
@@ -36,7 +41,10 @@ def register(sub) -> None:
     s.add_argument("--format", choices=("auto", "png", "tif"), default="auto",
                    help="file type: auto = PNG for 1/3 channels, TIFF for 4 (default auto)")
     s.add_argument("--out", required=True, help="output folder")
-    s.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty folder")
+    s.add_argument("--overwrite", action="store_true",
+                   help="allow writing into a non-empty folder: replaces the output of an earlier data synth there "
+                        f"(the files its {SYNTH_MANIFEST} lists, if unchanged) and stops, before writing, at any other "
+                        "file it would replace")
     s.set_defaults(func=run_synth)
 
     sh = dsub.add_parser("show", help="contact sheet: one labelled row of example fields per class")
@@ -94,27 +102,41 @@ def run_synth(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"--out {out} is a file, not a folder")
+    suffix = {"png": ".png", "tif": ".tif"}.get(args.format, ".tif" if args.channels == 4 else ".png")
+    digits = max(6, len(str(args.count - 1)))
+    own: dict[str, str] = {}
     if out.is_dir() and any(out.iterdir()):
         if not args.overwrite:
             raise FileExistsError(f"--out {out} is not empty; pass --overwrite to write into it")
-        _remove_previous_synth(out)
+        own = _own_synth_files(out)
+        _refuse_foreign_targets(out, own, args.count, digits, suffix, balanced=not args.unbalanced)
     out.mkdir(parents=True, exist_ok=True)
-    suffix = {"png": ".png", "tif": ".tif"}.get(args.format, ".tif" if args.channels == 4 else ".png")
-    digits = max(6, len(str(args.count - 1)))
+    kept = dict(own)  # synth's files in OUT now: name -> sha256, what the manifest will list
     rows = []
-    fields = iter_fields(args.count, seed=args.seed, size=args.size, channels=args.channels,
-                         bit_depth=args.bit_depth, balanced=not args.unbalanced)
-    for i, (image, label) in enumerate(tqdm(fields, total=args.count, desc="synthesizing", unit="field")):
-        name = f"{label:02d}_{i:0{digits}d}{suffix}"
-        write_image(out / name, image, overwrite=True)
-        rows.append({"file_name": name, "label": label, "class_name": CLASS_NAMES[label], "index": i,
-                     "seed": args.seed, "size": args.size, "channels": args.channels, "bit_depth": args.bit_depth,
-                     "generator": f"msrgan.data.synthetic (msrgan {msrgan.__version__})"})
-    table = io.StringIO(newline="")
-    w = csv.DictWriter(table, fieldnames=_SYNTH_COLUMNS)
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_bytes(out / "metadata.csv", table.getvalue().encode("utf-8"))
+    try:
+        for name in list(kept):  # the previous run's output goes, one by one (an interrupted run lists the rest)
+            if name != SYNTH_MANIFEST:
+                (out / name).unlink(missing_ok=True)
+            del kept[name]
+        fields = iter_fields(args.count, seed=args.seed, size=args.size, channels=args.channels,
+                             bit_depth=args.bit_depth, balanced=not args.unbalanced)
+        for i, (image, label) in enumerate(tqdm(fields, total=args.count, desc="synthesizing", unit="field")):
+            name = _field_name(label, i, digits, suffix)
+            write_image(out / name, image, overwrite=True)
+            kept[name] = _sha256((out / name).read_bytes())
+            rows.append({"file_name": name, "label": label, "class_name": CLASS_NAMES[label], "index": i,
+                         "seed": args.seed, "size": args.size, "channels": args.channels, "bit_depth": args.bit_depth,
+                         "generator": f"msrgan.data.synthetic (msrgan {msrgan.__version__})"})
+        table = io.StringIO(newline="")
+        w = csv.DictWriter(table, fieldnames=_SYNTH_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+        data = table.getvalue().encode("utf-8")
+        atomic_write_bytes(out / "metadata.csv", data)
+        kept["metadata.csv"] = _sha256(data)
+    finally:  # also after an error or Ctrl-C: what synth wrote stays recognisably its own
+        manifest = {"generator": SYNTH_GENERATOR, "msrgan": msrgan.__version__, "files": dict(sorted(kept.items()))}
+        atomic_write_bytes(out / SYNTH_MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
     written = {r["file_name"] for r in rows}
     others = [p.name for p in out.iterdir() if is_image_file(p) and not p.name.startswith(".") and p.name not in written]
     if others:
@@ -125,23 +147,65 @@ def run_synth(args) -> int:
     return 0
 
 
-def _remove_previous_synth(out) -> None:
-    """With --overwrite: delete the fields a previous ``data synth`` listed in metadata.csv (nothing else)."""
-    import csv
+def _field_name(label: int, index: int, digits: int, suffix: str) -> str:
+    return f"{label:02d}_{index:0{digits}d}{suffix}"
 
-    meta = out / "metadata.csv"
-    if not meta.is_file():
-        return
-    with open(meta, newline="") as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames or "file_name" not in reader.fieldnames or "generator" not in reader.fieldnames:
-            return
-        names = [r["file_name"] for r in reader if r.get("generator", "").startswith("msrgan.data.synthetic")]
-    for name in names:
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _own_synth_files(out) -> dict[str, str]:
+    """The files of ``out`` that a previous ``data synth`` wrote and nobody changed since: name -> sha256.
+
+    They are the files its manifest (``SYNTH_MANIFEST``) lists, by plain name, whose content still has
+    the listed sha256, plus the manifest itself. A missing or unreadable manifest owns nothing.
+    """
+    path = out / SYNTH_MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        listed = {str(k): str(v) for k, v in manifest["files"].items()}
+        if manifest["generator"] != SYNTH_GENERATOR:
+            return {}
+    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+        return {}
+    own = {}
+    for name, sha in listed.items():
         p = out / name
-        if p.parent == out and p.is_file():
-            p.unlink()
-    meta.unlink()
+        if p.name == name and not name.startswith(".") and p.is_file() and not p.is_symlink() \
+                and _sha256(p.read_bytes()) == sha:
+            own[name] = sha
+    own[SYNTH_MANIFEST] = _sha256(path.read_bytes())
+    return own
+
+
+def _refuse_foreign_targets(out, own: dict, count: int, digits: int, suffix: str, *, balanced: bool) -> None:
+    """FileExistsError naming the files of ``out`` that synth would replace but did not write (before any write).
+
+    Targets are ``metadata.csv``, the manifest and the field files: ``NN_<index>`` with ``NN = index % 13``
+    when balanced, any class id when labels are drawn at random (not known before the fields are made).
+    """
+    import re
+
+    from msrgan.data.synthetic import CLASS_NAMES
+
+    field = re.compile(rf"^(\d{{2}})_(\d{{{digits}}}){re.escape(suffix)}$")
+
+    def is_target(name: str) -> bool:
+        if name in ("metadata.csv", SYNTH_MANIFEST):
+            return True
+        m = field.match(name)
+        if not m or int(m.group(2)) >= count or int(m.group(1)) >= len(CLASS_NAMES):
+            return False
+        return not balanced or int(m.group(1)) == int(m.group(2)) % len(CLASS_NAMES)
+
+    foreign = sorted(p.name for p in out.iterdir() if is_target(p.name) and p.name not in own)
+    if foreign:
+        more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+        raise FileExistsError(
+            f"--out {out} holds {foreign[0]}{more}, which msrgan data synth did not write (or which changed since "
+            f"it did) and could replace; nothing was written. Move it away or choose another --out"
+        )
 
 
 def _load(args, **kwargs):

@@ -409,6 +409,11 @@ def push_dataset(ds, repo_id: str, *, license: str = DEFAULT_LICENSE, pretty_nam
     Returns:
         The dataset's Hub URL.
 
+    Raises:
+        ValueError: The Hub refused the push (e.g. a rejected token), cannot be reached, or an upload
+            failed: one line naming the repository and the endpoint, never the token
+            (``zoo.hub.errors``, as for model pushes).
+
     Example (needs a Hub; the tests use a local server)::
 
         push_dataset(to_hf_dataset(images, labels), "me/hcs-synthetic", generation="msrgan data synth ...")
@@ -416,17 +421,20 @@ def push_dataset(ds, repo_id: str, *, license: str = DEFAULT_LICENSE, pretty_nam
     from huggingface_hub import DatasetCard, DatasetCardData, constants, hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError
 
-    ds.push_to_hub(repo_id, private=private, token=token, revision=revision,
-                   commit_message=commit_message or f"Upload {len(ds)} images with msrgan")
+    from zoo import hub
+
     meta, body = dataset_card(ds, repo_id, license=license, pretty_name=pretty_name, description=description,
                               generation=generation, channel_names=channel_names, tags=tags)
-    try:  # keep the dataset_info and configs that push_to_hub wrote into the card
-        path = hf_hub_download(repo_id, "README.md", repo_type="dataset", revision=revision, token=token)
-        data = DatasetCard.load(path).data.to_dict()
-    except EntryNotFoundError:
-        data = {}
-    data.update(meta)
-    card = DatasetCard(f"---\n{DatasetCardData(**data).to_yaml()}\n---\n\n{body}")
-    card.push_to_hub(repo_id, token=token, repo_type="dataset", revision=revision,
-                     commit_message="Dataset card (msrgan)")
+    with hub.errors(f"Pushing the dataset {repo_id}", token=token):
+        ds.push_to_hub(repo_id, private=private, token=token, revision=revision,
+                       commit_message=commit_message or f"Upload {len(ds)} images with msrgan")
+        try:  # keep the dataset_info and configs that push_to_hub wrote into the card
+            path = hf_hub_download(repo_id, "README.md", repo_type="dataset", revision=revision, token=token)
+            data = DatasetCard.load(path).data.to_dict()
+        except EntryNotFoundError:
+            data = {}
+        data.update(meta)
+        card = DatasetCard(f"---\n{DatasetCardData(**data).to_yaml()}\n---\n\n{body}")
+        card.push_to_hub(repo_id, token=token, repo_type="dataset", revision=revision,
+                         commit_message="Dataset card (msrgan)")
     return f"{constants.ENDPOINT}/datasets/{repo_id}"
