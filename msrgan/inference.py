@@ -46,13 +46,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
 from msrgan.data.normalize import DEFAULT_PMAX, DEFAULT_PMIN, Normalization, fit_normalization
+from zoo.files import discard, partial_path, plain_file_permissions
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -273,11 +273,9 @@ def plan_tiles(shape: Sequence[int], scale: int, *, tile: int | None = None, ove
     """
     h, w = (int(v) for v in shape)
     tile = DEFAULT_TILE if tile is None else tile
-    for value, name in ((tile, "tile"), (overlap, "overlap"), (blend, "blend")):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    if tile < 1:
-        raise ValueError(f"tile must be positive, got {tile}")
+    for value, name, low in ((tile, "tile", 1), (overlap, "overlap", 0), (blend, "blend", 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {name}={value!r}")
     align = 16 // math.gcd(16, int(scale))
     y = _plan_axis(h, int(tile), int(overlap), int(blend), align, int(scale), "height")
     x = _plan_axis(w, int(tile), int(overlap), int(blend), align, int(scale), "width")
@@ -649,9 +647,7 @@ def upscale_to_tiff(image, model, path: str | os.PathLike, *, tile: int | None =
         for _, _, block in blocks:
             yield block if channels > 1 else block[..., 0]
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
+    tmp = partial_path(path)
     try:
         nbytes = int(np.prod(shape)) * x.dtype.itemsize
         tifffile.imwrite(tmp, tiles(), shape=shape, dtype=x.dtype, tile=tile_shape,
@@ -659,11 +655,10 @@ def upscale_to_tiff(image, model, path: str | os.PathLike, *, tile: int | None =
                          planarconfig="contig" if channels > 1 else None,
                          compression=compression, bigtiff=nbytes > 2**31,
                          metadata={"axes": "YXS" if channels > 1 else "YX"})
-        os.chmod(tmp, 0o644)
+        plain_file_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         blocks.close()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        discard(tmp)
         raise
     return path

@@ -45,7 +45,45 @@ DEFAULTS = {
 }
 
 
+# Everything a run writes into OUT; --overwrite replaces exactly these entries (other files stay).
+RUN_ENTRIES = ("checkpoints", "logs", "grids", "discriminator", "training.json", "train_config.json",
+               "config.json", "model.safetensors", "README.md")
+RUN_MARKERS = ("config.json", "checkpoints", "training.json", "train_config.json", "logs")  # OUT holds a run
+
+
+def train_settings() -> dict:
+    """The type and range of every numeric, boolean and choice setting (``msrgan.training.config.Setting``)."""
+    from msrgan.data.degrade import DEGRADATIONS
+    from msrgan.training.config import Setting as S
+
+    def steps(low):
+        return S(int, low)
+
+    return {
+        "count": S(int, 1, optional=True), "size": S(int, 32), "channels": S(int, choices=(1, 3, 4)),
+        "bit_depth": S(int, choices=(8, 16)), "seed": S(int, 0), "val_fraction": S(float, 0, 1, open_low=True,
+                                                                                 open_high=True),
+        "val_size": S(int, 8), "degradation": S(str, choices=tuple(DEGRADATIONS)), "scale": S(int, choices=(2, 4, 8)),
+        "patch_size": S(int, 8), "batch_size": S(int, 1), "normalization": S(str, choices=("percentile", "unit")),
+        "augment": S(bool), "generator": S(str), "discriminator_filters": S(int, 1), "discriminator_dense": S(int, 1),
+        "discriminator_batch_norm": S(bool), "content": S(str, optional=True), "criterion": S(str, choices=("l2", "l1")),
+        "alpha": S(float, 0, optional=True), "beta": S(float, 0, optional=True), "gamma": S(float, 0, optional=True),
+        "adversarial": S(str, choices=("lsgan", "vanilla", "hinge")), "g_lr": S(float, 0, open_low=True),
+        "d_lr": S(float, 0, open_low=True), "pretrain_lr": S(float, 0, open_low=True, optional=True),
+        "lr_decay": S(str, choices=("constant", "step", "cosine")), "pretrain_steps": steps(0), "gan_steps": steps(0),
+        "steps_per_epoch": steps(1), "ema": S(float, 0, 1, optional=True, open_low=True, open_high=True),
+        "mixed_precision": S(str, choices=("bfloat16", "float16"), optional=True),
+        "loss_scale": S(float, 0, open_low=True), "distribute": S(str, choices=("none", "data-parallel")),
+        "num_processes": S(int, 1, optional=True), "process_id": S(int, 0, optional=True),
+        "checkpoint_every": S(int, 1, optional=True), "log_every": S(int, 1), "tensorboard": S(bool),
+        "grid_images": S(int, 0), "verbose": S(int, 0, 2), "overwrite": S(bool), "resume": S(bool),
+        "out": S(str, optional=True),
+    }
+
+
 def register(sub) -> None:
+    from msrgan.data.degrade import DEGRADATIONS
+
     p = sub.add_parser(
         "train", help="train an mSRGAN generator (SRResNet pre-training, then adversarial)",
         description="Train an mSRGAN/SRGAN generator on HR images degraded on the fly: phase 1 pre-trains the "
@@ -56,8 +94,9 @@ def register(sub) -> None:
     boolean = argparse.BooleanOptionalAction
     p.add_argument("--config", default=None, help="JSON, TOML or YAML file of settings (long flag names as keys)")
     g = p.add_argument_group("data")
-    g.add_argument("--data", default=None, help="'synthetic', an image folder or a Hugging Face dataset "
-                                                "(Hub id or local folder) (default synthetic)")
+    g.add_argument("--data", default=None, help="'synthetic', 'varied' (randomised acquisitions, msrgan.data.varied), "
+                                                "an image folder or a Hugging Face dataset (Hub id or local "
+                                                "folder) (default synthetic)")
     g.add_argument("--count", type=int, default=None, help=f"synthetic fields to draw / images to read "
                                                            f"(default {SYNTHETIC_COUNT} synthetic, all otherwise)")
     g.add_argument("--size", type=int, default=None, help=f"synthetic field size (default {d['size']})")
@@ -68,10 +107,11 @@ def register(sub) -> None:
                                                                     f"(default {d['val_fraction']})")
     g.add_argument("--val-size", type=int, default=None, help=f"side of the validation centre crops "
                                                               f"(default {d['val_size']})")
-    g.add_argument("--degradation", choices=("bicubic", "microscope"), default=None,
-                   help="how LR images are made from HR (default bicubic)")
+    g.add_argument("--degradation", choices=tuple(DEGRADATIONS), default=None,
+                   help="how LR images are made from HR (default bicubic; random: msrgan.data.degrade_random)")
     g.add_argument("--degradation-param", action="append", default=None, metavar="KEY=VALUE",
-                   help="microscope degradation parameter (sigma, photons, read_noise, clip); repeatable")
+                   help="degradation parameter, e.g. microscope: sigma, photons, read_noise, clip; random: "
+                        "blur_prob, sigma=[lo,hi], ... (values as JSON); repeatable")
     g.add_argument("--scale", type=int, default=None, help="2, 4 or 8 (default 4)")
     g.add_argument("--patch-size", type=int, default=None, help=f"HR training patch side (default {d['patch_size']})")
     g.add_argument("--batch-size", type=int, default=None, help=f"patches per step (default {d['batch_size']})")
@@ -173,47 +213,79 @@ def _csv(value, cast=str):
 
 
 def run(args) -> int:
-    from msrgan.training.config import load_config_file, resolve_options
+    from msrgan.training.config import check_settings, load_config_file, origins, resolve_options
 
     flags = vars(args).copy()
     flags["degradation_params"] = _key_values(flags.pop("degradation_param", None), "--degradation-param")
     flags["generator_options"] = _key_values(flags.pop("generator_option", None), "--generator-option")
     file_cfg = load_config_file(args.config) if args.config else None
     opt = resolve_options(DEFAULTS, file_cfg, flags, source=str(args.config))
-    if not opt["out"]:
-        raise ValueError("--out is required: the folder of the trained generator, logs and checkpoints")
+    opt["out"] = run_folder(args.config, file_cfg, flags.get("out"))
+    opt = check_settings(opt, train_settings(), origins(flags, file_cfg, args.config))
     result = train_msrgan(opt)
     print(result["table"])
     print(f"saved the generator to {opt['out']} ({result['seconds']:.0f} s on {result['backend']})")
     return 0
 
 
-def _check_out(out, opt) -> None:
-    import shutil
+def run_folder(config_path, file_config: dict | None, out_flag) -> str | None:
+    """OUT of a run: ``--out`` when given; else, for a run's own ``train_config.json``, the folder it lies in.
 
-    from msrgan.training.callbacks import latest_checkpoint
-    from zoo.pretrained import CONFIG_NAME, FILES
+    A config file that records an ``out`` other than its own folder (a run copied with ``cp -r``) is
+    refused unless ``--out`` says where to write: resuming through it must never write into the
+    original run.
+    """
+    from pathlib import Path
 
+    if out_flag is not None:
+        return str(out_flag)
+    recorded = (file_config or {}).get("out")
+    if recorded is None:
+        raise ValueError("--out is required: the folder of the trained generator, logs and checkpoints")
+    folder = Path(config_path).resolve().parent
+    if Path(str(recorded)).expanduser().resolve() != folder:
+        raise ValueError(f"{config_path} records out={recorded!r} but lies in {folder} (a copied run?); pass "
+                         f"--out {folder} to use the run in this folder, or --out {recorded} for the original")
+    return str(folder)
+
+
+def _check_out(out, opt) -> bool:
+    """Refuses an OUT that cannot take this run; True when it holds an earlier run to replace (--overwrite).
+
+    Nothing is written or removed here: the earlier run is replaced only when the new one has finished.
+    """
+    from msrgan.training.callbacks import latest_checkpoint, read_checkpoint_state
+
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file, not a folder")
     if opt["resume"]:
-        if latest_checkpoint(out / "checkpoints") is None:
+        latest = latest_checkpoint(out / "checkpoints")
+        if latest is None:
             raise FileNotFoundError(f"--resume: {out / 'checkpoints'} holds no checkpoint to continue from")
-        return
-    if not out.exists():
-        return
-    has_run = any((out / n).exists() for n in ("config.json", "checkpoints", "training.json", "logs"))
-    if not has_run:
-        return
+        read_checkpoint_state(latest)  # a truncated checkpoint is named before anything is written
+        return False
+    if not out.exists() or not any((out / n).exists() for n in RUN_MARKERS):
+        return False
     if not opt["overwrite"]:
         raise FileExistsError(f"{out} already holds a training run; pass --overwrite to replace it or --resume to "
                               "continue it")
-    for name in ("checkpoints", "logs", "grids", "discriminator"):
-        if (out / name).is_dir():
-            shutil.rmtree(out / name)
-    # The previous generator too, so a failed new run never leaves the old model next to its logs.
-    model_files = FILES if (out / CONFIG_NAME).exists() else ()
-    for name in ("training.json", "train_config.json", *model_files):
+    return True
+
+
+def _replace_run(stage, out) -> None:
+    """Moves the finished run in ``stage`` into ``out`` in place of the earlier run's entries (``RUN_ENTRIES``)."""
+    import os
+
+    from zoo.files import discard, partial_path
+
+    old = partial_path(out / "replaced-run", directory=True)
+    for name in RUN_ENTRIES:
         if (out / name).exists():
-            (out / name).unlink()
+            os.replace(out / name, old / name)
+    for entry in sorted(stage.iterdir()):
+        os.replace(entry, out / entry.name)
+    discard(stage)
+    discard(old)
 
 
 def build_generator(spec: str, channels: int, scale: int, options: dict | None):
@@ -288,15 +360,17 @@ def train_msrgan(opt: dict) -> dict:
     from msrgan.data import load_source
     from msrgan.data.patches import PatchDataset, validation_pairs
     from msrgan.models import Discriminator, load_extractor
-    from msrgan.training.callbacks import TensorBoardLogs, ValidationMonitor
-    from msrgan.training.config import data_count, load_config_file, parse_jit, set_precision, write_config
+    from msrgan.training.config import check_settings, data_count, load_config_file, parse_jit, set_precision
     from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION
     from msrgan.training.gan import MSRGAN
-    from msrgan.training.trainer import PretrainSchedule, train_gan
+    from msrgan.training.trainer import PretrainSchedule
 
     t0 = time.time()
+    opt = check_settings(opt, train_settings())
+    if not opt["out"]:
+        raise ValueError("out is required: the folder of the trained generator, logs and checkpoints")
     out = Path(opt["out"])
-    _check_out(out, opt)
+    replace = _check_out(out, opt)
     channels = check_channels(int(opt["channels"]), name="--channels")
     scale = check_scale(int(opt["scale"]), name="--scale")
     if opt["resume"] and (out / "train_config.json").is_file():
@@ -354,18 +428,56 @@ def train_msrgan(opt: dict) -> dict:
                 loss_scale=float(opt["loss_scale"]) if opt["mixed_precision"] == "float16" else None,
                 sample_shape=(patch // scale, patch // scale))
 
+    # Everything that can fail on bad settings has run: only now is OUT touched. A run replacing an
+    # earlier one is written into a partial folder inside OUT and swapped in when it has finished.
+    from zoo.files import discard, partial_path
+
+    work = partial_path(out / "run", directory=True) if replace else out
+    try:
+        summary, scores = _fit_and_save(gan, train_ds, opt, work=work, val_lr=val_lr, val_hr=val_hr,
+                                        scale=scale, val_side=val_side, src=src, train_src=train_src,
+                                        val_src=val_src, extractor=extractor, content=content,
+                                        discriminator=discriminator, distribution=distribution, policy=policy, t0=t0)
+        if replace:
+            _replace_run(work, out)
+    except BaseException:
+        if replace:
+            discard(work)
+        raise
+    history = summary.pop("history")
+    rows = [("method", "PSNR (dB)", "SSIM"),
+            ("bicubic", f"{scores['bicubic']['psnr']:.3f}", f"{scores['bicubic']['ssim']:.4f}"),
+            ("msrgan", f"{scores['msrgan']['psnr']:.3f}", f"{scores['msrgan']['ssim']:.4f}")]
+    table = "\n".join(f"{a:<10}{b:>12}{c:>10}" for a, b, c in rows)
+    table = (f"validation on {scores['images']} held-out image(s), {val_side} px crops, x{scale}\n{table}\n"
+             f"({PSNR_CONVENTION}; {SSIM_CONVENTION})")
+    return {**summary, "table": table, "history": history}
+
+
+def _fit_and_save(gan, train_ds, opt, *, work, val_lr, val_hr, scale, val_side, src, train_src, val_src, extractor,
+                  content, discriminator, distribution, policy, t0):
+    """Trains both phases with the run's callbacks, writing into ``work``; returns (summary, final scores)."""
+    import time
+
+    import keras
+
+    from msrgan.training.callbacks import TensorBoardLogs, ValidationMonitor
+    from msrgan.training.config import write_config
+    from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION
+    from msrgan.training.trainer import train_gan
+
     # Callbacks: validation first (it adds val_* to the epoch logs), then the loggers.
-    logs_dir = out / "logs"
+    logs_dir = work / "logs"
     tensorboard = TensorBoardLogs(logs_dir, every=int(opt["log_every"])) if opt["tensorboard"] else None
-    monitor = ValidationMonitor(val_lr, val_hr, scale=scale, grid_dir=out / "grids",
+    monitor = ValidationMonitor(val_lr, val_hr, scale=scale, grid_dir=work / "grids",
                                 grid_images=int(opt["grid_images"]), tensorboard=tensorboard)
     callbacks = [monitor] + ([tensorboard] if tensorboard is not None and tensorboard.available else [])
     config_to_save = {k: v for k, v in opt.items() if k not in ("overwrite", "resume", "config")}
-    write_config(out / "train_config.json", config_to_save)
+    write_config(work / "train_config.json", config_to_save)
 
     history = train_gan(gan, train_ds, pretrain_steps=int(opt["pretrain_steps"]), gan_steps=int(opt["gan_steps"]),
                         steps_per_epoch=int(opt["steps_per_epoch"]), callbacks=callbacks,
-                        checkpoint_dir=out / "checkpoints", checkpoint_every=opt["checkpoint_every"],
+                        checkpoint_dir=work / "checkpoints", checkpoint_every=opt["checkpoint_every"],
                         resume=bool(opt["resume"]), log_dir=logs_dir, log_every=int(opt["log_every"]),
                         verbose=int(opt["verbose"]),
                         checkpoint_extra={"train_config": config_to_save})
@@ -398,16 +510,10 @@ def train_msrgan(opt: dict) -> dict:
                     "bicubic_psnr": scores["bicubic"]["psnr"], "bicubic_ssim": scores["bicubic"]["ssim"]}
     evaluation = {"data": str(opt["data"]), "split": "validation (held out by image)", "images": scores["images"],
                   "crop": val_side}
-    final.save_pretrained(out, metadata={"training": summary, "metrics": card_metrics, "evaluation": evaluation},
+    final.save_pretrained(work, metadata={"training": summary, "metrics": card_metrics, "evaluation": evaluation},
                           overwrite=True)
     if discriminator is not None:
-        discriminator.save_pretrained(out / "discriminator", overwrite=True,
+        discriminator.save_pretrained(work / "discriminator", overwrite=True,
                                       metadata={"training": {"backend": summary["backend"], "steps": gan.step}})
-    write_config(out / "training.json", {**summary, "history": history})
-    rows = [("method", "PSNR (dB)", "SSIM"),
-            ("bicubic", f"{scores['bicubic']['psnr']:.3f}", f"{scores['bicubic']['ssim']:.4f}"),
-            ("msrgan", f"{scores['msrgan']['psnr']:.3f}", f"{scores['msrgan']['ssim']:.4f}")]
-    table = "\n".join(f"{a:<10}{b:>12}{c:>10}" for a, b, c in rows)
-    table = (f"validation on {scores['images']} held-out image(s), {val_side} px crops, x{scale}\n{table}\n"
-             f"({PSNR_CONVENTION}; {SSIM_CONVENTION})")
-    return {**summary, "table": table, "history": history}
+    write_config(work / "training.json", {**summary, "history": history})
+    return {**summary, "history": history}, scores

@@ -8,12 +8,11 @@ leaves a partial file, and an existing file is only replaced when ``overwrite=Tr
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from zoo.pretrained import plain_file_permissions
+from zoo.files import discard, partial_path, plain_file_permissions
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 PIL_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -39,12 +38,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"{path}: unsupported image type {suffix!r}; use one of {', '.join(IMAGE_SUFFIXES)}")
     try:
         if suffix in TIFF_SUFFIXES:
-            import tifffile
-
-            arr = tifffile.imread(path)
-            # ImageJ hyperstacks and per-plane TIFFs store channels first: (C, H, W) with small C.
-            if arr.ndim == 3 and arr.shape[0] in (1, 2, 3, 4) and arr.shape[-1] not in (1, 3, 4):
-                arr = np.moveaxis(arr, 0, -1)
+            arr = _read_tiff(path)
         elif suffix == ".png" and _png_is_16bit_color(path):
             arr = _read_png16(path)
         else:
@@ -61,6 +55,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
                     arr = np.array(im.convert("RGBA" if "A" in im.mode else "RGB"))
                 else:
                     arr = np.array(im)
+    except StackError:
+        raise
     except (OSError, ValueError, SyntaxError) as exc:
         raise ValueError(f"{path}: cannot read the image ({exc})") from None
     except Exception as exc:  # decoders raise assorted types on corrupt data
@@ -71,6 +67,41 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"{path}: expected a 2-D image with up to 4 channels, got an array of shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{path}: the image is empty (shape {arr.shape})")
+    return arr
+
+
+class StackError(ValueError):
+    """A file whose own metadata says it is a z-stack or time series, which msrgan does not read as one image."""
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    """A TIFF as ``(H, W, C)`` or ``(H, W)``, by the axes its metadata names (tifffile's ``series[0].axes``).
+
+    ``CYX`` (ImageJ channels) and ``SYX`` are moved channels-last; planes on an axis the file calls Z
+    (z-stack) or T (time) stop with an error: they are not channels, and no axis is guessed. Axes
+    without a meaning in the metadata (tifffile's ``I``/``Q``) keep the old rule: a short first axis
+    (1-4) in front of a longer last one is channels.
+    """
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        axes = series.axes
+        arr = series.asarray()
+    keep = [i for i, (a, n) in enumerate(zip(axes, arr.shape)) if n > 1 or a in "YX"]
+    if len(keep) != arr.ndim:
+        arr = arr.reshape([arr.shape[i] for i in keep])
+        axes = "".join(axes[i] for i in keep)
+    planes = [f"{a}={n}" for a, n in zip(axes, arr.shape) if a in "ZT"]
+    if planes:
+        kind = "z-stack" if "Z" in axes else "time series"
+        raise StackError(f"{path}: its metadata names axes {axes!r} (shape {arr.shape}, {', '.join(planes)}): a "
+                         f"{kind}, not a multi-channel image. msrgan reads 2-D images (axes YX, YXS or CYX) and "
+                         "does not guess; save each plane as its own file (Fiji: Image > Stacks > Stack to Images)")
+    if arr.ndim == 3 and axes[0] in "CS":
+        return np.moveaxis(arr, 0, -1)
+    if arr.ndim == 3 and axes[-1] not in "CS" and arr.shape[0] in (1, 2, 3, 4) and arr.shape[-1] not in (1, 3, 4):
+        return np.moveaxis(arr, 0, -1)
     return arr
 
 
@@ -92,12 +123,10 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, overwrite: bool =
         image = image[..., 0]
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (2, 3, 4)):
         raise ValueError(f"{path}: cannot write an image of shape {image.shape}; expected (H, W) or (H, W, C<=4)")
+    check_format(path, image.dtype, 1 if image.ndim == 2 else image.shape[-1])
     suffix = path.suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise ValueError(f"{path}: unsupported image type {suffix!r}; use one of {', '.join(IMAGE_SUFFIXES)}")
     _atomic_target(path, overwrite)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(fd)
+    tmp = partial_path(path)
     try:
         if suffix in TIFF_SUFFIXES:
             import tifffile
@@ -113,10 +142,28 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, overwrite: bool =
         plain_file_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        discard(tmp)
         raise
     return path
+
+
+def check_format(path, dtype, channels: int) -> None:
+    """Raises a ValueError naming ``path`` when its format cannot hold an image of ``dtype`` and ``channels``.
+
+    TIFF holds any supported dtype; PNG uint8 and uint16 (1-4 channels); JPEG uint8 with 1 or 3 channels.
+    ``msrgan upscale`` checks each output with it before the model runs.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    dtype = np.dtype(dtype)
+    if suffix not in IMAGE_SUFFIXES:
+        raise ValueError(f"{path}: unsupported image type {suffix!r}; use one of {', '.join(IMAGE_SUFFIXES)}")
+    if suffix in (".jpg", ".jpeg") and (dtype != np.uint8 or channels not in (1, 3)):
+        raise ValueError(f"{path}: JPEG holds 8-bit images with 1 or 3 channels only, got {dtype} with {channels} "
+                         "channel(s); write PNG or TIFF (--suffix .tif)")
+    if suffix == ".png" and dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"{path}: PNG holds uint8 or uint16 images, got {dtype}; write TIFF for floats "
+                         "(--suffix .tif)")
 
 
 def _write_pil(tmp: str, image: np.ndarray, suffix: str, path: Path) -> None:

@@ -21,13 +21,12 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from zoo.pretrained import plain_file_permissions
+from zoo.files import discard, partial_path, plain_file_permissions
 
 BACKGROUND = (16, 16, 20)
 TEXT = (235, 235, 235)
@@ -216,9 +215,7 @@ def save_contact_sheet(path: str | os.PathLike, images, labels=None, class_names
         from PIL import Image
 
         sheet = sheet.quantize(colors=int(colors), method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(fd)
+    tmp = partial_path(path)
     try:
         if suffix == ".png":
             sheet.save(tmp, format="PNG", optimize=True)
@@ -227,7 +224,6 @@ def save_contact_sheet(path: str | os.PathLike, images, labels=None, class_names
         plain_file_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        discard(tmp)
         raise
     return path

@@ -12,6 +12,8 @@ Both extractors implement one small interface, so the content loss takes either:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from typing import Sequence
 
 import keras
@@ -175,5 +177,13 @@ def load_extractor(spec: str, *, channels: int, layers: Sequence[str] | None = N
         return MiniVGG19Features(backbone, layers=layers or ("block5",))
     if kind == "vgg19-imagenet":
         weights = None if arg.lower() == "none" else (arg or "imagenet")
+        if weights not in (None, "imagenet"):
+            if not Path(weights).is_file():
+                raise FileNotFoundError(f"--content vgg19-imagenet={weights}: no such weights file")
+            try:
+                return ImageNetVGG19Features(layers=layers or ("block5_conv4",), weights=weights, channels=channels)
+            except Exception as exc:  # h5py and Keras raise assorted types on a file that is not VGG19 weights
+                raise ValueError(f"--content vgg19-imagenet={weights}: not a VGG19 (no top) Keras weights file "
+                                 f"({type(exc).__name__}: {exc})") from None
         return ImageNetVGG19Features(layers=layers or ("block5_conv4",), weights=weights, channels=channels)
     raise ValueError(f"Unknown content extractor {spec!r}; use minivgg19=PATH_OR_REPO or vgg19-imagenet[=WEIGHTS]")

@@ -25,7 +25,6 @@ import csv
 import json
 import os
 import shutil
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -34,6 +33,7 @@ import keras
 import numpy as np
 
 from msrgan.training import evaluation
+from zoo.files import partial_path
 
 CHECKPOINT_FORMAT = "msrgan-checkpoint/1"
 STATE_NAME = "state.safetensors"
@@ -72,7 +72,7 @@ def save_checkpoint(model, directory, *, extra: dict | None = None) -> Path:
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"{STEP_PREFIX}{step:08d}"
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{final.name}."))
+    tmp = partial_path(final, directory=True)
     try:
         arrays = {f"{i:05d}": np.ascontiguousarray(keras.ops.convert_to_numpy(v.value)) for i, v in enumerate(variables)}
         save_file(arrays, str(tmp / STATE_NAME))
@@ -93,10 +93,31 @@ def read_checkpoint_meta(path) -> dict:
     meta_path = Path(path) / META_NAME
     if not meta_path.is_file():
         raise FileNotFoundError(f"{path} is not a checkpoint folder (no {META_NAME})")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{meta_path}: unknown checkpoint format {meta.get('format')!r}")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{meta_path} is truncated or corrupted: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{meta_path}: unknown checkpoint format "
+                         f"{meta.get('format') if isinstance(meta, dict) else type(meta).__name__!r}")
     return meta
+
+
+def read_checkpoint_state(path) -> dict:
+    """The arrays of a checkpoint's ``state.safetensors``.
+
+    Raises:
+        ValueError: a truncated or corrupted file, naming the checkpoint and the previous one to resume from.
+    """
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(str(Path(path) / STATE_NAME))
+    except Exception as exc:  # safetensors raises SafetensorError (or OSError) on a truncated file
+        older = [p for p in _checkpoints(Path(path).parent) if p.name < Path(path).name]
+        hint = (f"the previous checkpoint is {older[-1]}: move the broken one aside (mv {path} {path}.broken) and "
+                "resume again" if older else "no earlier checkpoint is left; start the run again")
+        raise ValueError(f"checkpoint {path} is truncated or corrupted ({type(exc).__name__}: {exc}); {hint}") from None
 
 
 def restore_checkpoint(model, path) -> dict:
@@ -105,10 +126,8 @@ def restore_checkpoint(model, path) -> dict:
     The model must have the same architecture, optimizers and options (EMA on/off) as the one
     saved; a mismatch raises a ValueError naming the first differing variable.
     """
-    from safetensors.numpy import load_file
-
     meta = read_checkpoint_meta(path)
-    state = load_file(str(Path(path) / STATE_NAME))
+    state = read_checkpoint_state(path)
     variables = model.checkpoint_variables()
     if len(state) != len(variables) or len(meta["variables"]) != len(variables):
         raise ValueError(f"{path} holds {len(state)} variable(s) but the model needs {len(variables)}: "
@@ -129,12 +148,17 @@ def restore_checkpoint(model, path) -> dict:
 
 def latest_checkpoint(directory) -> Path | None:
     """The checkpoint folder with the highest step in ``directory``, or None."""
+    found = _checkpoints(directory)
+    return found[-1] if found else None
+
+
+def _checkpoints(directory) -> list[Path]:
+    """The checkpoint folders in ``directory``, oldest first."""
     root = Path(directory)
     if not root.is_dir():
-        return None
-    found = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith(STEP_PREFIX)
-                   and (p / META_NAME).is_file())
-    return found[-1] if found else None
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith(STEP_PREFIX)
+                  and (p / META_NAME).is_file())
 
 
 class StepCheckpoint(keras.callbacks.Callback):
@@ -207,7 +231,7 @@ class CSVLogs(keras.callbacks.Callback):
     def _write_all(path: Path, rows: list[dict]) -> None:
         import io
 
-        from zoo.pretrained import atomic_write_bytes
+        from zoo.files import atomic_write_bytes
 
         buf = io.StringIO(newline="")
         if rows:

@@ -19,7 +19,9 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from pathlib import Path
 
 
@@ -78,9 +80,100 @@ def resolve_options(defaults: dict, file_config: dict | None, flags: dict, *, so
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """The type and range of one run setting: ``kind`` int, float, bool or str; ``low``/``high``
+    bounds (inclusive unless ``open_low``/``open_high``); ``choices`` for strings; ``optional``: None allowed."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    optional: bool = False
+    choices: tuple | None = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def describe(self) -> str:
+        what = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[self.kind]
+        if self.choices:
+            what = f"one of {list(self.choices)}"
+        bounds = []
+        if self.low is not None:
+            bounds.append(f"{'>' if self.open_low else '>='} {self.low:g}")
+        if self.high is not None:
+            bounds.append(f"{'<' if self.open_high else '<='} {self.high:g}")
+        return what + (f" {' and '.join(bounds)}" if bounds else "") + (" (or null)" if self.optional else "")
+
+    def check(self, value):
+        """The value converted to ``kind``; ValueError (without the setting's name) when it does not fit."""
+        if value is None:
+            if self.optional:
+                return None
+            raise ValueError(f"must be {self.describe()}")
+        if self.kind is bool:
+            if isinstance(value, bool):
+                return value
+            raise ValueError(f"must be {self.describe()}")
+        if self.kind is int:
+            if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+                raise ValueError(f"must be {self.describe()}")
+            value = int(value)
+        elif self.kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"must be {self.describe()}")
+            value = float(value)
+        elif not isinstance(value, str):
+            raise ValueError(f"must be {self.describe()}")
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"must be {self.describe()}")
+        if self.low is not None and (value <= self.low if self.open_low else value < self.low):
+            raise ValueError(f"must be {self.describe()}")
+        if self.high is not None and (value >= self.high if self.open_high else value > self.high):
+            raise ValueError(f"must be {self.describe()}")
+        return value
+
+
+def check_settings(options: dict, settings: dict[str, Setting], origin=None) -> dict:
+    """``options`` with every value in ``settings`` checked and converted.
+
+    Args:
+        options: Resolved settings.
+        settings: Name -> ``Setting``.
+        origin: ``origin(name) -> str``, where a value came from (``"--flag"``, a config file), for the
+            error message.
+
+    Raises:
+        ValueError: naming the setting, where it came from, what it must be and the value given.
+    """
+    out = dict(options)
+    for name, rule in settings.items():
+        if name not in out:
+            continue
+        try:
+            out[name] = rule.check(out[name])
+        except ValueError as exc:
+            where = f" (from {origin(name)})" if origin is not None else ""
+            raise ValueError(f"setting {name}{where} {exc}, got {out[name]!r}") from None
+    return out
+
+
+def origins(flags: dict, file_config: dict | None, config_path) -> "callable":
+    """``origin(name)`` for ``check_settings``: the flag, the config file, or the defaults."""
+    file_config = file_config or {}
+
+    def origin(name: str) -> str:
+        if flags.get(name) is not None:
+            return "--" + name.replace("_", "-")
+        if name in file_config:
+            return f"config file {config_path}"
+        return "the defaults"
+
+    return origin
+
+
 def write_config(path, options: dict) -> Path:
     """Writes the resolved options as JSON (atomically); returns the path."""
-    from zoo.pretrained import atomic_write_bytes
+    from zoo.files import atomic_write_bytes
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +186,7 @@ def data_count(data, count: int | None, synthetic_default: int) -> int | None:
     data, or every image of a folder or dataset (None)."""
     if count is not None:
         return int(count)
-    return synthetic_default if str(data) == "synthetic" else None
+    return synthetic_default if str(data) in ("synthetic", "varied") else None
 
 
 def set_precision(mixed_precision: str | None) -> str:
