@@ -119,3 +119,96 @@ def test_bad_images_are_rejected():
         degrade(np.zeros((16, 16, 1), np.uint16), 4)
     with pytest.raises(ValueError, match="shape"):
         degrade(np.zeros((16, 16), np.float32), 4)
+
+
+# ------------------------------------------------------------------------------------------------
+# random (msrgan.data.degrade_random)
+# ------------------------------------------------------------------------------------------------
+
+FIXED = {"blur_prob": 0.0, "sigma": 0.5, "anisotropy": 1.0, "downsample": "area", "noise_prob": 0.0,
+         "photons": 100.0, "read_noise": 0.0, "quantize": None}
+
+
+def _field(seed=0, n=2):
+    from msrgan.data.normalize import normalize
+    from msrgan.data.varied import varied_field
+
+    return np.stack([normalize(varied_field((seed, i), size=64, channels=1, zoom=0.6), clip=True)[0]
+                     for i in range(n)]).astype(np.float32)
+
+
+def test_random_is_deterministic_for_a_seed_and_varies_per_image():
+    hr = _field()
+    a = degrade(hr, 4, "random", seed=3)
+    assert np.array_equal(a, degrade(hr, 4, "random", seed=3))
+    assert not np.array_equal(a, degrade(hr, 4, "random", seed=4))
+    # a batch of identical images still draws one acquisition per image
+    same = np.repeat(hr[:1], 6, axis=0)
+    lr = degrade(same, 4, "random", seed=0)
+    assert len({lr[i].tobytes() for i in range(6)}) > 1
+
+
+def test_random_with_everything_off_is_the_chosen_sampling():
+    """Independent expectations: area sampling is the block mean; bicubic is the ``bicubic`` degradation."""
+    hr = _field()
+    area = degrade(hr, 4, "random", seed=0, **FIXED)
+    np.testing.assert_allclose(area, hr.reshape(2, 16, 4, 16, 4, 1).mean(axis=(2, 4)), atol=1e-6)
+    bic = degrade(hr, 4, "random", seed=0, **{**FIXED, "downsample": "bicubic"})
+    np.testing.assert_allclose(bic, np.clip(degrade(hr, 4, "bicubic"), 0, 1), atol=1e-6)
+    gauss = degrade(hr, 4, "random", seed=0, **{**FIXED, "downsample": "gaussian"})
+    assert gauss.shape == area.shape and not np.allclose(gauss, area)
+
+
+def test_random_blur_lowers_detail_and_anisotropy_has_a_direction():
+    hr = np.zeros((1, 64, 64, 1), np.float32)
+    hr[0, 32, 32, 0] = 1.0  # a point source: its LR image is the PSF, sampled
+    sharp = degrade(hr, 4, "random", seed=0, **FIXED)
+    blurred = degrade(hr, 4, "random", seed=0, **{**FIXED, "blur_prob": 1.0, "sigma": 1.0})
+    assert blurred.max() < sharp.max() and abs(blurred.sum() - sharp.sum()) < 1e-3  # blur keeps the light
+
+    def axes_ratio(img):  # ratio of the principal standard deviations of an image's light
+        y, x = np.mgrid[:img.shape[0], :img.shape[1]]
+        w = img / img.sum()
+        my, mx = (w * y).sum(), (w * x).sum()
+        cov = [[(w * (y - my) ** 2).sum(), (w * (y - my) * (x - mx)).sum()],
+               [(w * (y - my) * (x - mx)).sum(), (w * (x - mx) ** 2).sum()]]
+        low, high = np.linalg.eigvalsh(cov)
+        return float(np.sqrt(high / low))
+
+    blur = {**FIXED, "blur_prob": 1.0, "sigma": 1.0}
+    round_ = degrade(hr, 4, "random", seed=0, **blur)[0, ..., 0]
+    long_ = degrade(hr, 4, "random", seed=0, **{**blur, "anisotropy": 3.0})[0, ..., 0]
+    assert axes_ratio(round_) < 1.1 and axes_ratio(long_) > 2.5  # sigma and 3 * sigma along two axes
+
+
+@pytest.mark.parametrize("photons, read", [(20.0, 0.0), (1e6, 0.05)])
+def test_random_noise_follows_poisson_gaussian_statistics(photons, read):
+    hr = np.full((1, 256, 256, 1), 0.5, np.float32)
+    lr = degrade(hr, 4, "random", seed=1, **{**FIXED, "noise_prob": 1.0, "photons": photons, "read_noise": read})
+    assert lr.mean() == pytest.approx(0.5, abs=0.01)
+    assert lr.var() == pytest.approx(0.5 / photons + read ** 2, rel=0.1)
+
+
+def test_random_quantisation_rounds_to_the_bit_depth():
+    hr = _field()
+    lr = degrade(hr, 4, "random", seed=0, **{**FIXED, "quantize": 8})
+    np.testing.assert_allclose(lr * 255, np.round(lr * 255), atol=1e-4)
+    assert np.abs(lr - degrade(hr, 4, "random", seed=0, **FIXED)).max() <= 0.5 / 255 + 1e-6
+
+
+@pytest.mark.parametrize("params, needle", [({"sigma": (2, 1)}, "sigma"), ({"downsample": "nearest"}, "downsample"),
+                                            ({"quantize": 7}, "quantize"), ({"noise_prob": 2}, "noise_prob"),
+                                            ({"photon": 3}, "photon")])
+def test_random_rejects_bad_parameters_by_name(params, needle):
+    with pytest.raises(ValueError, match=needle):
+        degradation_params("random", 4, **params)
+
+
+def test_random_is_registered_for_every_consumer():
+    from msrgan.data.patches import PatchDataset
+
+    assert "random" in DEGRADATIONS
+    ds = PatchDataset([_field(n=1)[0]] * 2, patch_size=32, scale=4, batch_size=2, degradation="random",
+                      degradation_params={"noise_prob": 1.0}, steps_per_epoch=1)
+    lr, hr = ds[0]
+    assert lr.shape == (2, 8, 8, 1) and ds.get_config()["degradation"]["noise_prob"] == 1.0

@@ -3,7 +3,9 @@
 The entry points:
 
 - ``load_source(spec)`` -> ``DataSource`` (``"synthetic"``, an image folder, or a Hugging Face dataset);
-- ``degrade(hr, scale, method)`` (``"bicubic"`` or ``"microscope"``);
+- ``degrade(hr, scale, method)`` (a name in ``DEGRADATIONS``: ``"bicubic"``, ``"microscope"``, ``"random"``);
+- ``varied.varied_field(seed)``: HR fields randomised over object scale, structure, background, dynamic
+  range, HR noise and bit depth (the presets' training data);
 - ``PatchDataset(images, patch_size=, scale=, ...)``: random ``(lr, hr)`` training batches;
 - ``normalize``/``denormalize``: per-channel percentile normalization with an exact inverse;
 - ``read_image``/``write_image``; ``to_hf_dataset``/``push_dataset``; ``contact_sheet``.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 
+from msrgan.data import degrade_random  # noqa: F401  (registers the "random" degradation)
 from msrgan.data.degrade import DEGRADATIONS, degradation_params, degrade
 from msrgan.data.io import IMAGE_SUFFIXES, is_image_file, read_image, write_image
 from msrgan.data.normalize import Normalization, denormalize, fit_normalization, from_unit_range, normalize, to_unit_range

@@ -36,23 +36,54 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from typing import Callable
 
 import numpy as np
 
 from msrgan.convention import check_scale
 
-DEGRADATIONS: tuple[str, ...] = ("bicubic", "microscope")
-
 MICROSCOPE_DEFAULTS = {"sigma": None, "photons": 100.0, "read_noise": 0.01, "clip": True}
 """Defaults of the ``microscope`` degradation; ``sigma=None`` means ``scale / 2`` HR pixels."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Degradation:
+    """One registered degradation.
+
+    Attributes:
+        name: The registry name (``--degradation NAME``).
+        resolve: ``resolve(scale, params) -> dict``: the full, validated parameters (defaults filled
+            in; errors name the parameter).
+        apply: ``apply(hr_float64, resolved_params, rng) -> lr``: the degradation itself, on
+            ``(..., H, W, C)`` images in [0, 1].
+        description: One line for ``--help`` and the docs.
+    """
+
+    name: str
+    resolve: Callable[[int, dict], dict]
+    apply: Callable[[np.ndarray, dict, np.random.Generator], np.ndarray]
+    description: str = ""
+
+
+DEGRADATIONS: dict[str, Degradation] = {}
+"""The degradation registry, name -> ``Degradation``; ``tuple(DEGRADATIONS)`` lists the names."""
+
+
+def register_degradation(name: str, resolve, apply, *, description: str = "") -> Degradation:
+    """Adds a degradation to ``DEGRADATIONS``; ``train``, ``evaluate`` and ``PatchDataset`` then accept it."""
+    if name in DEGRADATIONS:
+        raise ValueError(f"a degradation named {name!r} is already registered")
+    DEGRADATIONS[name] = entry = Degradation(name, resolve, apply, description)
+    return entry
 
 
 def degradation_params(method: str, scale: int, **params) -> dict:
     """The full, resolved parameters of a degradation (defaults filled in), e.g. for run metadata.
 
     Args:
-        method: One of ``DEGRADATIONS``.
+        method: A name in ``DEGRADATIONS``.
         scale: 2, 4 or 8.
         **params: Parameters to override (``microscope``: ``sigma``, ``photons``, ``read_noise``, ``clip``).
 
@@ -64,31 +95,37 @@ def degradation_params(method: str, scale: int, **params) -> dict:
         2.0
     """
     scale = check_scale(scale)
-    if method == "bicubic":
-        if params:
-            raise ValueError(f"the bicubic degradation takes no parameters, got {sorted(params)}")
-        return {"method": "bicubic", "scale": scale, "implementation": "MATLAB imresize (antialiased, a=-0.5)"}
-    if method == "microscope":
-        unknown = sorted(set(params) - set(MICROSCOPE_DEFAULTS))
-        if unknown:
-            raise ValueError(f"unknown microscope degradation parameter(s) {unknown}; "
-                             f"known: {sorted(MICROSCOPE_DEFAULTS)}")
-        p = {**MICROSCOPE_DEFAULTS, **params}
-        if p["sigma"] is None:
-            p["sigma"] = scale / 2.0
-        p["sigma"] = float(p["sigma"])
-        if not np.isfinite(p["sigma"]) or p["sigma"] < 0:
-            raise ValueError(f"sigma must be a finite number >= 0 (HR pixels), got sigma={params.get('sigma')!r}")
-        if p["photons"] is not None:
-            p["photons"] = float(p["photons"])
-            if not np.isfinite(p["photons"]) or p["photons"] <= 0:
-                raise ValueError(f"photons must be > 0 (or None for no shot noise), got photons={params['photons']!r}")
-        p["read_noise"] = float(p["read_noise"])
-        if not np.isfinite(p["read_noise"]) or p["read_noise"] < 0:
-            raise ValueError(f"read_noise must be >= 0, got read_noise={params['read_noise']!r}")
-        p["clip"] = bool(p["clip"])
-        return {"method": "microscope", "scale": scale, **p}
-    raise ValueError(f"unknown degradation method={method!r}; choose one of {DEGRADATIONS}")
+    if method not in DEGRADATIONS:
+        raise ValueError(f"unknown degradation method={method!r}; choose one of {tuple(DEGRADATIONS)}")
+    return {"method": method, "scale": scale, **DEGRADATIONS[method].resolve(scale, dict(params))}
+
+
+def _resolve_bicubic(scale: int, params: dict) -> dict:
+    if params:
+        raise ValueError(f"the bicubic degradation takes no parameters, got {sorted(params)}")
+    return {"implementation": "MATLAB imresize (antialiased, a=-0.5)"}
+
+
+def _resolve_microscope(scale: int, params: dict) -> dict:
+    unknown = sorted(set(params) - set(MICROSCOPE_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown microscope degradation parameter(s) {unknown}; "
+                         f"known: {sorted(MICROSCOPE_DEFAULTS)}")
+    p = {**MICROSCOPE_DEFAULTS, **params}
+    if p["sigma"] is None:
+        p["sigma"] = scale / 2.0
+    p["sigma"] = float(p["sigma"])
+    if not np.isfinite(p["sigma"]) or p["sigma"] < 0:
+        raise ValueError(f"sigma must be a finite number >= 0 (HR pixels), got sigma={params.get('sigma')!r}")
+    if p["photons"] is not None:
+        p["photons"] = float(p["photons"])
+        if not np.isfinite(p["photons"]) or p["photons"] <= 0:
+            raise ValueError(f"photons must be > 0 (or None for no shot noise), got photons={params['photons']!r}")
+    p["read_noise"] = float(p["read_noise"])
+    if not np.isfinite(p["read_noise"]) or p["read_noise"] < 0:
+        raise ValueError(f"read_noise must be >= 0, got read_noise={params['read_noise']!r}")
+    p["clip"] = bool(p["clip"])
+    return p
 
 
 def degrade(hr: np.ndarray, scale: int, method: str = "bicubic", *, seed=None, **params) -> np.ndarray:
@@ -97,12 +134,14 @@ def degrade(hr: np.ndarray, scale: int, method: str = "bicubic", *, seed=None, *
     Args:
         hr: float ``(H, W, C)`` or ``(N, H, W, C)`` image(s) in [0, 1]; ``H`` and ``W`` divisible by ``scale``.
         scale: Downsampling factor, 2, 4 or 8.
-        method: ``"bicubic"`` (the paper's) or ``"microscope"`` (PSF blur, area sampling, Poisson-Gaussian
-            noise); see the module documentation.
-        seed: Seed (int, sequence of ints or ``np.random.Generator``) of the ``microscope`` noise; the
-            same seed gives identical output. ``None`` draws fresh noise.
-        **params: ``microscope`` parameters: ``sigma`` (PSF standard deviation in HR pixels, default
-            ``scale / 2``), ``photons`` (default 100), ``read_noise`` (default 0.01), ``clip`` (default True).
+        method: A name in ``DEGRADATIONS``: ``"bicubic"`` (the paper's), ``"microscope"`` (PSF blur, area
+            sampling, Poisson-Gaussian noise) or ``"random"`` (``msrgan.data.degrade_random``); see the
+            module documentation.
+        seed: Seed (int, sequence of ints or ``np.random.Generator``) of the random draws; the same seed
+            gives identical output. ``None`` draws fresh noise.
+        **params: The method's parameters, e.g. ``microscope``: ``sigma`` (PSF standard deviation in HR
+            pixels, default ``scale / 2``), ``photons`` (default 100), ``read_noise`` (default 0.01),
+            ``clip`` (default True).
 
     Returns:
         float32 ``(H / scale, W / scale, C)`` (or with the batch axis).
@@ -125,9 +164,8 @@ def degrade(hr: np.ndarray, scale: int, method: str = "bicubic", *, seed=None, *
     h, w = x.shape[-3], x.shape[-2]
     if h % p["scale"] or w % p["scale"] or h == 0 or w == 0:
         raise ValueError(f"hr height and width must be positive multiples of scale={p['scale']}, got shape {x.shape}")
-    if method == "bicubic":
-        return _bicubic(x, p["scale"])
-    return _microscope(x, p, seed)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return np.asarray(DEGRADATIONS[method].apply(x, p, rng), np.float32)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -186,7 +224,7 @@ def _area(x: np.ndarray, scale: int) -> np.ndarray:
     return x.reshape(*lead, h // scale, scale, w // scale, scale, c).mean(axis=(-4, -2))
 
 
-def _microscope(x: np.ndarray, p: dict, seed) -> np.ndarray:
+def _microscope(x: np.ndarray, p: dict, rng: np.random.Generator) -> np.ndarray:
     from scipy.ndimage import gaussian_filter
 
     scale = p["scale"]
@@ -195,7 +233,6 @@ def _microscope(x: np.ndarray, p: dict, seed) -> np.ndarray:
         sig = (0.0,) * (xd.ndim - 3) + (p["sigma"], p["sigma"], 0.0)
         xd = gaussian_filter(xd, sigma=sig, mode="reflect", truncate=4.0)
     lr = _area(xd, scale)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if p["photons"] is not None:
         lam = np.clip(lr, 0.0, None) * p["photons"]
         lr = rng.poisson(lam).astype(np.float64) / p["photons"]
@@ -204,3 +241,9 @@ def _microscope(x: np.ndarray, p: dict, seed) -> np.ndarray:
     if p["clip"]:
         lr = np.clip(lr, 0.0, 1.0)
     return lr.astype(np.float32)
+
+
+register_degradation("bicubic", _resolve_bicubic, lambda x, p, rng: _bicubic(x, p["scale"]),
+                     description="MATLAB imresize bicubic (antialiased), the paper's; no parameters")
+register_degradation("microscope", _resolve_microscope, _microscope,
+                     description="Gaussian PSF, area sampling, Poisson-Gaussian noise (sigma, photons, read_noise, clip)")

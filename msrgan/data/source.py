@@ -4,6 +4,9 @@
 
 - ``"synthetic"``: fields from ``msrgan.data.synthetic`` (``count``, ``size``, ``channels``,
   ``bit_depth`` and ``seed`` apply);
+- ``"varied"``: unlabelled fields from ``msrgan.data.varied``, randomised over object scale,
+  structure, background, dynamic range, HR noise and bit depth (``count``, ``size``, ``channels``,
+  ``seed`` apply);
 - a folder of images: the CYTO2017 layout (``NN_<id>.png``, ``NN`` the class id), class
   subfolders (``<class_name>/<id>.png``), an unlabelled flat folder, or per-channel TIFFs combined by
   a file-name ``pattern`` (see ``msrgan.data.folders``);
@@ -192,6 +195,8 @@ def _load(spec_str, *, channels, count, size, seed, strict, bit_depth, pattern, 
     if spec_str == "synthetic":
         return _synthetic(channels=channels or 3, count=count or 130, size=size or 256, seed=seed,
                           bit_depth=bit_depth, progress=progress)
+    if spec_str == "varied":
+        return _varied(channels=channels or 1, count=count or 130, size=size or 256, seed=seed, progress=progress)
     path = Path(spec_str).expanduser()
     if path.exists():
         if not path.is_dir():
@@ -245,6 +250,20 @@ def _synthetic(*, channels: int, count: int, size, seed: int, bit_depth: int, pr
                       kind="synthetic", spec="synthetic",
                       info={"generator": "msrgan.data.synthetic", "seed": seed, "size": size,
                             "channels": channels, "bit_depth": bit_depth, "count": count})
+
+
+def _varied(*, channels: int, count: int, size, seed: int, progress) -> DataSource:
+    """Unlabelled fields of ``msrgan.data.varied`` (random object scale, noise, bit depth, ...)."""
+    from tqdm.auto import tqdm
+
+    from msrgan.data.varied import varied_field
+
+    images = [varied_field((seed, i), size=size, channels=channels)
+              for i in tqdm(range(count), desc="drawing varied fields", unit="field", disable=_no_bar(progress))]
+    return DataSource(images=images, labels=None, class_names=(), names=[f"varied-{seed}-{i:06d}" for i in range(count)],
+                      channels=channels, kind="synthetic", spec="varied",
+                      info={"generator": "msrgan.data.varied", "seed": seed, "size": size, "channels": channels,
+                            "count": count})
 
 
 def _no_bar(progress: bool | None):

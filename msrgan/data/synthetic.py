@@ -58,6 +58,7 @@ __all__ = [
     "CHANNEL_NAMES_4",
     "CLASS_NAMES",
     "NUM_CLASSES",
+    "clean_field",
     "iter_fields",
     "synthesize_dataset",
     "synthesize_field",
@@ -791,7 +792,39 @@ def synthesize_field(
     channels = _check_channels(channels)
     bit_depth = _check_bit_depth(bit_depth)
     label = _check_label(label)
+    clean, illumination, acq_rngs, label = _render(seed, h, w, channels, label)
+    out = np.empty((h, w, channels), np.uint8 if bit_depth == 8 else np.uint16)
+    for c in range(channels):
+        out[..., c] = _acquire(acq_rngs[c], clean[c], illumination, bit_depth)
+    return out, label
 
+
+def clean_field(
+    seed: int | Sequence[int],
+    *,
+    size: int | tuple[int, int] = 256,
+    channels: int = 3,
+    label: int | str | None = None,
+) -> tuple[np.ndarray, int]:
+    """The noise-free specimen of ``synthesize_field``: no PSF, illumination, noise or quantization.
+
+    The same seed and arguments give the same cells as ``synthesize_field``; values are float32
+    fluorophore densities (about 0 to 1.5, unnormalised). ``msrgan.data.varied`` images it with
+    randomised optics and cameras.
+
+    Example:
+        >>> x, y = clean_field(3, size=64, channels=4)
+        >>> x.shape, x.dtype
+        ((64, 64, 4), dtype('float32'))
+    """
+    seed = _check_seed(seed)
+    h, w = _check_size(size)
+    clean, _, _, label = _render(seed, h, w, _check_channels(channels), _check_label(label))
+    return np.stack(clean, axis=-1), label
+
+
+def _render(seed, h: int, w: int, channels: int, label: int | None):
+    """Clean channels, illumination and the per-channel acquisition streams of one field."""
     root = np.random.default_rng(seed)
     if label is None:
         label = int(root.integers(NUM_CLASSES))
@@ -804,18 +837,17 @@ def synthesize_field(
     er = _render_er(g_er, field) if ("er" in names or label == _ER) else None
     illumination = _illumination(g_illum, h, w)
 
-    out = np.empty((h, w, channels), np.uint8 if bit_depth == 8 else np.uint16)
-    for c, name in enumerate(names):
+    clean = []
+    for name in names:
         if name == "nucleus":
-            clean = _render_nucleus(g_nuc, field)
+            clean.append(_render_nucleus(g_nuc, field))
         elif name == "microtubules":
-            clean = mt[0] + mt[1]
+            clean.append(mt[0] + mt[1])
         elif name == "er":
-            clean = er
+            clean.append(er)
         else:
-            clean = _render_protein(g_prot, field, label, mt, er)
-        out[..., c] = _acquire(acq_rng[name], clean, illumination, bit_depth)
-    return out, label
+            clean.append(_render_protein(g_prot, field, label, mt, er))
+    return clean, illumination, [acq_rng[n] for n in names], label
 
 
 def iter_fields(
