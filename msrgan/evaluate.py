@@ -39,7 +39,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -47,7 +46,7 @@ from typing import Sequence
 import numpy as np
 
 from msrgan.metrics import count_nuclei, dice, iou, psnr, segment_nuclei, ssim
-from zoo.pretrained import atomic_write_bytes
+from zoo.files import atomic_write_bytes, partial_path
 
 __all__ = ["METHODS", "EvaluationResult", "evaluate", "nucleus_channel_index", "upsample", "write_report"]
 
@@ -238,7 +237,7 @@ def evaluate(model, images: Sequence[np.ndarray], *, names: Sequence[str] | None
     stage = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(dir=out, prefix=".evaluate-"))
+        stage = partial_path(out / "evaluate", directory=True)
     try:
         rows = []
         fig_dir = stage / "figures" if (stage is not None and figures) else None
@@ -393,6 +392,10 @@ def _fmt(x: float, digits: int) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
 
+def _p(p) -> str:
+    return "n/a" if p is None or not np.isfinite(p) else f"{p:.3g}"
+
+
 def _pm(stats: tuple[float, float, int], digits: int) -> str:
     mean, std, n = stats
     return "n/a" if n == 0 else f"{mean:.{digits}f} ± {std:.{digits}f}"
@@ -405,6 +408,25 @@ def _csv_bytes(rows: list[dict], columns: Sequence[str]) -> bytes:
     for r in rows:
         writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
     return buf.getvalue().encode()
+
+
+def models_table(results: Sequence[EvaluationResult], names: Sequence[str]) -> str:
+    """One Markdown table for several models evaluated on the same images: nearest, bicubic, then each model.
+
+    Each model row has its Wilcoxon p-values against bicubic (PSNR, SSIM); the conventions follow it.
+    """
+    if not results or len(results) != len(names):
+        raise ValueError(f"models_table needs one name per result, got {len(results)} result(s), {len(names)} name(s)")
+    base = results[0].summary_by_method()
+    lines = ["| method | PSNR (dB) | SSIM | Dice | Wilcoxon p vs bicubic (PSNR / SSIM) |", "|---|---:|---:|---:|---|"]
+    for m in ("nearest", "bicubic"):
+        lines.append(f"| {m} | {_pm(base[m]['psnr'], 2)} | {_pm(base[m]['ssim'], 4)} | {_pm(base[m]['dice'], 3)} | |")
+    for name, result in zip(names, results):
+        sr = result.summary_by_method()["sr"]
+        tests = {t["metric"]: t for t in result.tests}
+        lines.append(f"| {name} | {_pm(sr['psnr'], 2)} | {_pm(sr['ssim'], 4)} | {_pm(sr['dice'], 3)} | "
+                     f"{_p(tests['psnr']['pvalue'])} / {_p(tests['ssim']['pvalue'])} |")
+    return "\n".join(lines) + "\n\n" + results[0].convention()
 
 
 def markdown_report(result: EvaluationResult) -> str:

@@ -184,3 +184,25 @@ def test_bad_evaluation_inputs_are_named():
         evaluate(Bicubic(), [bad], progress=False)
     with pytest.raises(ValueError, match="no images"):
         evaluate(Bicubic(), [], progress=False)
+
+
+def test_cli_evaluate_compares_several_models_in_one_table(folder, tmp_path, capsys):
+    """Two models, one table: nearest and bicubic once, then one row per model with its own scores."""
+    other = tmp_path / "other"
+    g = Generator(num_blocks=1, filters=8, channels=3, scale=4, residual="bicubic")  # untrained: exactly bicubic
+    g(np.zeros((1, 16, 16, 3), np.float32))
+    g.save_pretrained(other)
+    out = tmp_path / "report"
+    rc = main(["evaluate", "--model", str(folder / "model"), "--model", str(other), "--data", str(folder / "fields"),
+               "--no-figures", "-o", str(out)])
+    assert rc == 0
+    table = (out / "models.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")}
+    assert {"nearest", "bicubic", str(folder / "model"), str(other)} <= set(rows)
+    # each model's row is its own report's mean; the untrained residual model scores as bicubic
+    first = json.loads((out / "1_model" / "evaluation.json").read_text())
+    second = json.loads((out / "2_other" / "evaluation.json").read_text())
+    mean = lambda report, m: np.mean([r["psnr"] for r in report["rows"] if r["method"] == m])  # noqa: E731
+    assert f"{mean(first, 'sr'):.2f}" in rows[str(folder / "model")]
+    assert mean(second, "sr") == pytest.approx(mean(second, "bicubic"), abs=0.05)
+    assert capsys.readouterr().out.count("| bicubic |") == 1

@@ -51,8 +51,9 @@ def randomize(model, alpha_range=(0.0, 0.3)):
     return model
 
 
-def make_generator(scale, channels, batch_norm, *, blocks=2, filters=8, alpha_range=(0.0, 0.3)):
-    g = Generator(num_blocks=blocks, filters=filters, channels=channels, scale=scale, batch_norm=batch_norm)
+def make_generator(scale, channels, batch_norm, *, blocks=2, filters=8, alpha_range=(0.0, 0.3), residual="none"):
+    g = Generator(num_blocks=blocks, filters=filters, channels=channels, scale=scale, batch_norm=batch_norm,
+                  residual=residual)
     g(np.zeros((2, 11, 9, channels), "float32"))  # the shape of lr_batch(): eager JAX compiles per shape
     return randomize(g, alpha_range)
 
@@ -90,6 +91,17 @@ def test_fast_path_matches_model(scale, channels, batch_norm, backend):
         assert got.shape == want.shape and got.dtype == np.float32
         np.testing.assert_allclose(got, want, rtol=0, atol=TOL,
                                    err_msg=f"{fmt}, stacked tail {rows}, scale {scale}, {channels} ch")
+
+
+@pytest.mark.parametrize("scale,channels", [(2, 3), (4, 1), (8, 4)])
+def test_fast_path_keeps_the_bicubic_skip(scale, channels, backend):
+    g = make_generator(scale, channels, False, residual="bicubic")
+    x = lr_batch(channels)
+    want = reference(g, x)
+    without = reference(make_generator(scale, channels, False), x)
+    assert np.abs(want - without).max() > 0.1  # the skip changes the output
+    for jit in (False, True):
+        np.testing.assert_allclose(FastGenerator(g, jit=jit).predict(x), want, rtol=0, atol=TOL)
 
 
 def test_compiled_fast_path_matches_model_and_reports_compile_time(backend):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 
 def register(sub) -> None:
+    from msrgan.data.degrade import DEGRADATIONS
+
     p = sub.add_parser(
         "evaluate",
         help="score a generator against nearest and bicubic upscaling (tables, figures, Wilcoxon test)",
@@ -13,12 +15,15 @@ def register(sub) -> None:
                     "watershed nuclei segmentation against the HR one, and nuclei counts. Writes summary.md, "
                     "metrics.csv, summary.csv, wilcoxon.csv, evaluation.json and figures/ into OUT.",
     )
-    p.add_argument("--model", required=True, metavar="SOURCE",
-                   help="pretrained generator: local folder, hf://owner/name or owner/name")
+    p.add_argument("--model", action="append", default=None, metavar="SOURCE",
+                   help="pretrained generator: preset name, local folder, hf://owner/name or owner/name; repeat it "
+                        "to compare several models in one table (each model's report goes to OUT/<n>_<name>/)")
     p.add_argument("--data", required=True, metavar="DIR_OR_REPO",
                    help="HR images: 'synthetic', an image folder, or a Hugging Face dataset (folder or owner/name)")
-    p.add_argument("--degradation", default="bicubic", choices=("bicubic", "microscope"),
+    p.add_argument("--degradation", default="bicubic", choices=tuple(DEGRADATIONS),
                    help="how the LR images are made (default bicubic)")
+    p.add_argument("--degradation-param", action="append", default=None, metavar="KEY=VALUE",
+                   help="degradation parameter (values as JSON), e.g. photons=50; repeatable")
     p.add_argument("--scale", type=int, default=None, help="must match the model's scale (default: the model's)")
     p.add_argument("--count", type=int, default=None,
                    help="evaluate the first N images (synthetic: draw N; default 20)")
@@ -41,29 +46,43 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from msrgan.data import load_source
-    from msrgan.evaluate import evaluate
-    from msrgan.inference import load_generator
+    from pathlib import Path
 
-    model = load_generator(args.model)
-    if args.scale is not None and args.scale != int(model.scale):
-        raise ValueError(f"--scale {args.scale} but the model {args.model} upscales x{model.scale}")
+    from msrgan.commands.train import _key_values
+    from msrgan.data import load_source
+    from msrgan.evaluate import _atomic_write, evaluate, models_table
+    from msrgan.inference import load_generator
+    from msrgan.models.channels import default_model
+
+    specs = args.model or [default_model(3)]
+    models = [load_generator(spec) for spec in specs]
+    for spec, model in zip(specs, models):
+        if args.scale is not None and args.scale != int(model.scale):
+            raise ValueError(f"--scale {args.scale} but the model {spec} upscales x{model.scale}")
+    if len({(int(m.scale), int(m.channels)) for m in models}) > 1:
+        raise ValueError("--model: the models differ in scale or channel count ("
+                         + ", ".join(f"{s}: x{m.scale}, {m.channels} ch" for s, m in zip(specs, models))
+                         + "); compare models of one kind in one table")
     count = args.count
-    if args.data == "synthetic" and count is None:
+    if args.data in ("synthetic", "varied") and count is None:
         count = 20
-    source = load_source(args.data, channels=int(model.channels), count=count, size=args.size, seed=args.seed,
+    source = load_source(args.data, channels=int(models[0].channels), count=count, size=args.size, seed=args.seed,
                          bit_depth=args.bit_depth, split=args.split)
-    result = evaluate(model, source.images, names=source.names, degradation=args.degradation, seed=args.seed,
-                      normalization=args.normalization, nucleus_channel=args.nucleus_channel,
-                      min_distance=args.min_distance, out_dir=args.output, overwrite=args.overwrite,
-                      figures=not args.no_figures, tile=args.tile, model_name=str(args.model),
-                      data_name=str(args.data))
-    summary = result.summary_by_method()
-    for m in ("nearest", "bicubic", "sr"):
-        psnr, ssim = summary[m]["psnr"], summary[m]["ssim"]
-        print(f"{m:8s} PSNR {psnr[0]:6.2f} ± {psnr[1]:.2f} dB   SSIM {ssim[0]:.4f} ± {ssim[1]:.4f}")
-    test = {t["metric"]: t for t in result.tests}
-    print(f"Wilcoxon SR vs bicubic: PSNR p={test['psnr']['pvalue']:.4g}, SSIM p={test['ssim']['pvalue']:.4g}, "
-          f"Dice p={test['dice']['pvalue']:.4g}")
-    print(f"report: {result.files['summary.md']}")
+    params = _key_values(args.degradation_param, "--degradation-param")
+    out = Path(args.output)
+    results = []
+    for i, (spec, model) in enumerate(zip(specs, models)):
+        folder = out if len(models) == 1 else out / f"{i + 1}_{Path(str(spec)).name or 'model'}"
+        results.append(evaluate(model, source.images, names=source.names, degradation=args.degradation,
+                                degradation_params=params, seed=args.seed, normalization=args.normalization,
+                                nucleus_channel=args.nucleus_channel, min_distance=args.min_distance,
+                                out_dir=folder, overwrite=args.overwrite, figures=not args.no_figures,
+                                tile=args.tile, model_name=str(spec), data_name=str(args.data)))
+    table = models_table(results, [str(s) for s in specs])
+    print(table)
+    if len(models) > 1:
+        _atomic_write(out / "models.md", (table + "\n").encode(), args.overwrite)
+        print(f"reports: {out / 'models.md'} and one folder per model in {out}")
+    else:
+        print(f"report: {results[0].files['summary.md']}")
     return 0

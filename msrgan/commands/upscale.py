@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import glob
 import os
 from pathlib import Path
@@ -22,8 +23,13 @@ def register(sub) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image file, folder, or glob (PNG, JPEG, TIFF)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output folder (created); a file name with an image suffix when there is one input")
-    p.add_argument("--model", required=True, metavar="SOURCE",
-                   help="pretrained generator: local folder, hf://owner/name or owner/name")
+    p.add_argument("--model", default=None, metavar="SOURCE",
+                   help="pretrained generator: a preset name (msrgan models), local folder, hf://owner/name or "
+                        "owner/name (default: the preset for the input's channel count: msrgan-x4-gray for 1 "
+                        "channel and, channel by channel, for 2 or more than 3; msrgan-x4-rgb for 3)")
+    p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=None,
+                   help="run a single-channel model on each channel separately (default: on whenever the model "
+                        "has one channel and the image more)")
     p.add_argument("--tile", type=int, default=None, help="model input tile side in LR pixels (default 256)")
     p.add_argument("--overlap", type=int, default=None,
                    help="per-side tile context in LR pixels (default: the model's receptive margin)")
@@ -90,6 +96,7 @@ def plan_outputs(inputs: list[Path], output: str, scale: int, suffix: str | None
         if out.exists() and not out.is_dir():
             raise FileExistsError(f"{out} exists and is not a folder")
         targets = [out / f"{p.stem}_x{scale}{(suffix or p.suffix).lower()}" for p in inputs]
+    check_writable_folder(targets[0].parent)
     inputs_resolved = {p.resolve() for p in inputs}
     seen = {}
     for src, dst in zip(inputs, targets):
@@ -103,13 +110,44 @@ def plan_outputs(inputs: list[Path], output: str, scale: int, suffix: str | None
     return targets
 
 
+def check_writable_folder(folder: Path) -> None:
+    """Fails before any model runs when ``folder`` cannot be created or written (nothing is created).
+
+    Raises:
+        FileExistsError: a path component is a file.
+        PermissionError: the folder, or the existing folder it would be created in, is not writable
+            (read-only file system, permissions).
+    """
+    from zoo.files import discard, partial_path
+
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise FileExistsError(f"cannot write into {folder}: {existing} is a file, not a folder")
+    try:
+        discard(partial_path(existing / "write-check"))
+    except OSError as exc:
+        raise PermissionError(f"cannot write into {folder}: {existing} is not writable ({exc.strerror})") from None
+
+
 def upscale_file(src: Path, dst: Path, model, *, tile=None, overlap=None, batch_size=2, channels_map=None,
-                 normalization="percentile", overwrite=False, progress=False) -> Path:
-    """Reads ``src``, upscales it and writes ``dst`` atomically (TIFF: streamed tiled TIFF)."""
-    from msrgan.data.io import read_image, write_image
-    from msrgan.inference import upscale, upscale_to_tiff
+                 normalization="percentile", overwrite=False, progress=False, per_channel=None) -> Path:
+    """Reads ``src``, upscales it and writes ``dst`` atomically (TIFF: streamed tiled TIFF).
+
+    ``model``: a loaded generator, or ``DefaultPresets`` (the default preset for the input's channels).
+    """
+    from msrgan.data.io import check_format, read_image, write_image
+    from msrgan.inference import parse_channels_map, upscale, upscale_to_tiff
+    from msrgan.models.channels import DefaultPresets, fit_channels
 
     image = read_image(src)
+    channels = 1 if image.ndim == 2 else int(image.shape[-1])
+    out_channels = len(parse_channels_map(channels_map)) if channels_map is not None else channels
+    check_format(dst, image.dtype, out_channels)
+    if isinstance(model, DefaultPresets):
+        model = model(channels)
+    model = fit_channels(model, channels, per_channel=per_channel, channels_map=channels_map, name=str(src))
     kwargs = dict(tile=tile, overlap=overlap, batch_size=batch_size, channels_map=channels_map,
                   normalization=normalization, progress=progress, name=str(src))
     if dst.suffix.lower() in (".tif", ".tiff"):
@@ -124,8 +162,15 @@ def run(args) -> int:
     from msrgan.inference import load_generator
 
     inputs = expand_inputs(args.inputs)
-    model = load_generator(args.model)
-    targets = plan_outputs(inputs, args.output, int(model.scale), args.suffix, args.overwrite)
+    if args.model is not None:
+        model = load_generator(args.model)
+        scale = int(model.scale)
+    else:
+        from msrgan.models.channels import DefaultPresets
+
+        model = DefaultPresets(load_generator)
+        scale = int(model(1).scale)
+    targets = plan_outputs(inputs, args.output, scale, args.suffix, args.overwrite)
     channels_map = None
     if args.channels is not None:
         from msrgan.inference import parse_channels_map
@@ -134,6 +179,6 @@ def run(args) -> int:
     for src, dst in tqdm(list(zip(inputs, targets)), desc="upscaling", unit="image", disable=len(inputs) < 2):
         upscale_file(src, dst, model, tile=args.tile, overlap=args.overlap, batch_size=args.batch_size,
                      channels_map=channels_map, normalization=args.normalization, overwrite=args.overwrite,
-                     progress=True)
+                     progress=True, per_channel=args.per_channel)
         tqdm.write(f"{src} -> {dst}")
     return 0

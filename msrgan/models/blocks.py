@@ -245,6 +245,46 @@ class ResidualBlock(layers.Layer):
                 "kernel_size": self.kernel_size}
 
 
+def _keys_cubic(t: np.ndarray) -> np.ndarray:
+    """Keys' cubic convolution kernel with a = -0.5 (Pillow's and MATLAB's bicubic)."""
+    a = np.abs(t)
+    return np.where(a <= 1, 1.5 * a**3 - 2.5 * a**2 + 1,
+                    np.where(a < 2, -0.5 * a**3 + 2.5 * a**2 - 4 * a + 2, 0.0))
+
+
+@functools.lru_cache(maxsize=None)
+def bicubic_kernel(scale: int, channels: int) -> np.ndarray:
+    """The ``(5, 5, C, scale * scale * C)`` convolution kernel of bicubic upsampling by ``scale``.
+
+    Output channel ``(py * scale + px) * C + c`` holds sub-pixel ``(py, px)`` of channel ``c`` (the
+    ``depth_to_space`` order); HR pixel ``i * scale + p`` is centred on LR coordinate
+    ``i + (p + 0.5) / scale - 0.5``, Pillow's and MATLAB's convention for enlarging.
+    """
+    taps = np.arange(-2, 3, dtype=np.float64)
+    phases = [_keys_cubic((p + 0.5) / scale - 0.5 - taps) for p in range(scale)]  # (5,) each, sums to 1
+    k = np.zeros((5, 5, channels, scale * scale * channels), np.float32)
+    for py in range(scale):
+        for px in range(scale):
+            for c in range(channels):
+                k[:, :, c, (py * scale + px) * channels + c] = np.outer(phases[py], phases[px])
+    return k
+
+
+def bicubic_upsample(x, scale: int, kernel=None):
+    """Bicubic upsampling of a channels-last ``(B, h, w, C)`` batch by ``scale``, in ``keras.ops``.
+
+    Keys' cubic (a = -0.5) as one fixed 5x5 convolution to ``scale**2`` sub-pixels per channel and a
+    ``depth_to_space``, with replicated borders: in the interior it equals Pillow's ``BICUBIC`` resize
+    (``msrgan.evaluate.upsample``) to float32 rounding, on every backend. ``kernel``: the
+    ``bicubic_kernel`` as a backend tensor, for compiled code that must not convert arrays itself.
+    """
+    if kernel is None:
+        kernel = ops.convert_to_tensor(bicubic_kernel(int(scale), int(x.shape[-1])), dtype=x.dtype)
+    x = ops.concatenate([x[:, :1], x[:, :1], x, x[:, -1:], x[:, -1:]], axis=1)
+    x = ops.concatenate([x[:, :, :1], x[:, :, :1], x, x[:, :, -1:], x[:, :, -1:]], axis=2)
+    return ops.depth_to_space(ops.conv(x, kernel, padding="valid"), int(scale))
+
+
 @keras.saving.register_keras_serializable(package="msrgan")
 class PixelShuffle(layers.Layer):
     """Sub-pixel convolution's rearrangement (depth_to_space) by ``factor``."""

@@ -51,7 +51,7 @@ import keras
 from keras import ops
 
 from msrgan.convention import check_image_batch
-from msrgan.models.blocks import stacked_rows_conv
+from msrgan.models.blocks import bicubic_kernel, bicubic_upsample, stacked_rows_conv
 
 __all__ = ["FastGenerator", "fast_generator", "fold_batch_norm", "generator_forward", "generator_params",
            "slopes_in_unit_interval"]
@@ -109,7 +109,8 @@ def generator_params(generator, data_format: str = "channels_last") -> dict:
 
     Returns:
         ``{"head": (kernel, bias, alpha), "blocks": [(k1, b1, alpha, k2, b2), ...],
-        "body": (kernel, bias), "up": [(kernel, bias, alpha), ...], "tail": (kernel, bias)}``.
+        "body": (kernel, bias), "up": [(kernel, bias, alpha), ...], "tail": (kernel, bias)}``, plus
+        ``"bicubic"``: the ``bicubic_kernel`` when the generator has ``residual="bicubic"``.
     """
     if data_format not in _DATA_FORMATS:
         raise ValueError(f"data_format must be one of {_DATA_FORMATS}, got {data_format!r}")
@@ -140,11 +141,13 @@ def generator_params(generator, data_format: str = "channels_last") -> dict:
     for up_conv, _, act in g.upsamplers:
         params["up"].append((*conv(up_conv), alpha(act)))
     params["tail"] = conv(g.tail)
+    if getattr(g, "residual", "none") == "bicubic":
+        params["bicubic"] = ops.convert_to_tensor(bicubic_kernel(g.scale, g.channels))
     return params
 
 
 def generator_forward(params: dict, x, data_format: str = "channels_last", *, unit_slopes: bool = False,
-                      stack_tail_rows: bool = False):
+                      stack_tail_rows: bool = False, bicubic_skip: int = 0):
     """The generator's inference function over :func:`generator_params` (``keras.ops`` only).
 
     Args:
@@ -155,6 +158,8 @@ def generator_forward(params: dict, x, data_format: str = "channels_last", *, un
             ``prelu(y) = maximum(y, a * y)``: two elementwise passes instead of three, same values.
         stack_tail_rows: Compute the last convolution with
             :func:`~msrgan.models.blocks.stacked_rows_conv` (channels-last only; same values).
+        bicubic_skip: The generator's scale when it has ``residual="bicubic"`` (the bicubic
+            upsampling of ``x`` is added to the output), else 0.
 
     Returns:
         The ``(B, h * scale, w * scale, C)`` output, a backend tensor.
@@ -177,6 +182,7 @@ def generator_forward(params: dict, x, data_format: str = "channels_last", *, un
         # free views, so the result stays channels-last in memory for the convolution after it.
         return ops.transpose(ops.depth_to_space(ops.transpose(y, (0, 2, 3, 1)), 2), (0, 3, 1, 2))
 
+    x_in = x
     if cf:
         x = ops.transpose(x, (0, 3, 1, 2))
     feat = prelu(conv(x, *params["head"][:2]), params["head"][2])
@@ -191,7 +197,8 @@ def generator_forward(params: dict, x, data_format: str = "channels_last", *, un
         y = stacked_rows_conv(y, kernel, lambda v, k: ops.conv(v, k, padding="same")) + bias
     else:
         y = conv(y, *params["tail"])
-    return ops.transpose(y, (0, 2, 3, 1)) if cf else y
+    y = ops.transpose(y, (0, 2, 3, 1)) if cf else y
+    return y + bicubic_upsample(x_in, bicubic_skip, params["bicubic"]) if bicubic_skip else y
 
 
 def slopes_in_unit_interval(generator) -> bool:
@@ -310,11 +317,13 @@ class FastGenerator:
         self.compile_seconds: dict[tuple, float] = {}
 
         fmt, unit, rows = data_format, self.unit_slopes, self.stack_tail_rows
+        skip = self.scale if getattr(generator, "residual", "none") == "bicubic" else 0
 
         def forward(params, x):
             if dtype == "float32":
-                return generator_forward(params, x, fmt, unit_slopes=unit, stack_tail_rows=rows)
-            y = generator_forward(params, ops.cast(x, dtype), fmt, unit_slopes=unit, stack_tail_rows=rows)
+                return generator_forward(params, x, fmt, unit_slopes=unit, stack_tail_rows=rows, bicubic_skip=skip)
+            y = generator_forward(params, ops.cast(x, dtype), fmt, unit_slopes=unit, stack_tail_rows=rows,
+                                  bicubic_skip=skip)
             return ops.cast(y, "float32")
 
         self._fn = _compile(forward) if self.jit else _eager(forward)

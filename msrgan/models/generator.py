@@ -8,8 +8,11 @@ import keras
 from keras import layers
 
 from msrgan.convention import INPUT_CONVENTION, channel_names, check_channels, check_image_batch, check_scale
-from msrgan.models.blocks import Conv2D, PixelShuffle, ResidualBlock
+from msrgan.models.blocks import Conv2D, PixelShuffle, ResidualBlock, bicubic_upsample
 from zoo import PretrainedMixin
+
+
+RESIDUALS = ("none", "bicubic")
 
 
 @keras.saving.register_keras_serializable(package="msrgan")
@@ -21,6 +24,9 @@ class Generator(PretrainedMixin, keras.Model):
     (conv to 4x filters, depth_to_space, PReLU) per factor of 2 in ``scale``; a final 9x9 conv
     to ``channels``. The output is linear: the model maps [0, 1] low-resolution images to
     [0, 1] high-resolution ones without a squashing activation (clip at the end if needed).
+    With ``residual="bicubic"`` (VDSR's global skip) the network predicts a correction to the bicubic
+    upsampling of its input (``msrgan.models.blocks.bicubic_upsample``), and its last convolution
+    starts at zero, so an untrained model is exactly bicubic and "no detail to add" is the easy answer.
     It is fully convolutional: any height and width work, the output is ``scale`` times larger.
 
     Args:
@@ -29,6 +35,7 @@ class Generator(PretrainedMixin, keras.Model):
         channels: Image channels, 1, 3 or 4 (see ``msrgan.convention``).
         scale: Upscaling factor, 2, 4 or 8.
         batch_norm: BatchNormalization in the blocks (paper) or none (EDSR / MSRResNet style).
+        residual: ``"none"`` (paper) or ``"bicubic"``: add the bicubic upsampling of the input to the output.
 
     Example:
         >>> import numpy as np
@@ -38,7 +45,7 @@ class Generator(PretrainedMixin, keras.Model):
     """
 
     def __init__(self, num_blocks: int = 16, filters: int = 64, channels: int = 3, scale: int = 4,
-                 batch_norm: bool = True, name: str = "generator", **kwargs):
+                 batch_norm: bool = True, residual: str = "none", name: str = "generator", **kwargs):
         super().__init__(name=name, **kwargs)
         if int(num_blocks) < 1:
             raise ValueError(f"num_blocks must be >= 1, got {num_blocks!r}")
@@ -49,6 +56,9 @@ class Generator(PretrainedMixin, keras.Model):
         self.channels = check_channels(channels)
         self.scale = check_scale(scale)
         self.batch_norm = bool(batch_norm)
+        if residual not in RESIDUALS:
+            raise ValueError(f"residual must be one of {RESIDUALS}, got residual={residual!r}")
+        self.residual = residual
 
         self.head = Conv2D(self.filters, 9, padding="same", name="head_conv")
         self.head_act = layers.PReLU(shared_axes=[1, 2], name="head_prelu")
@@ -63,7 +73,8 @@ class Generator(PretrainedMixin, keras.Model):
                 PixelShuffle(2, name=f"up{i}_shuffle"),
                 layers.PReLU(shared_axes=[1, 2], name=f"up{i}_prelu"),
             ))
-        self.tail = Conv2D(self.channels, 9, padding="same", name="tail_conv")
+        self.tail = Conv2D(self.channels, 9, padding="same", name="tail_conv",
+                           kernel_initializer="zeros" if residual == "bicubic" else "glorot_uniform")
 
     def call(self, x, training=False):
         check_image_batch(x, self.channels, name="Generator input")
@@ -77,6 +88,8 @@ class Generator(PretrainedMixin, keras.Model):
         y = y + feat
         for conv, shuffle, act in self.upsamplers:
             y = act(shuffle(conv(y)))
+        if self.residual == "bicubic":
+            return self.tail(y) + bicubic_upsample(x, self.scale)
         return self.tail(y)
 
     def compute_output_shape(self, input_shape):
@@ -99,7 +112,7 @@ class Generator(PretrainedMixin, keras.Model):
 
     def get_config(self):
         return {"name": self.name, "num_blocks": self.num_blocks, "filters": self.filters,
-                "channels": self.channels, "scale": self.scale, "batch_norm": self.batch_norm}
+                "channels": self.channels, "scale": self.scale, "batch_norm": self.batch_norm, "residual": self.residual}
 
     @classmethod
     def from_config(cls, config):

@@ -1,6 +1,16 @@
-"""The msrgan entries of the zoo registry. Adding a model is one ``zoo.register`` call here."""
+"""The msrgan entries of the zoo registry and the bundled presets.
+
+Adding a model is one ``zoo.register`` call here. The presets (trained weights shipped with the
+package) are data: ``msrgan/pretrained/presets.json`` maps each name to its zoo entry, channel
+layout, kind, the sha256 of its weights, an optional Hub id and the command that trained it; the
+weights sit beside it in ``msrgan/pretrained/<name>/`` (a zoo pretrained folder).
+``scripts/bundle_preset.py`` writes both from a finished training run.
+"""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import zoo
 from msrgan.models.discriminator import Discriminator
@@ -19,6 +29,12 @@ zoo.register(
     description="CPU-friendly generator for the demo and tests: 4 blocks, 32 filters, RGB merge, x4",
     tags=("microscopy", "super-resolution"),
     num_blocks=4, filters=32, channels=3, scale=4, batch_norm=True,
+)
+zoo.register(
+    "msrgan-x4-lite", Generator,
+    description="the shipped presets' generator: 8 blocks, 48 filters, no BatchNorm, residual over bicubic, x4",
+    tags=("microscopy", "super-resolution"),
+    num_blocks=8, filters=48, channels=1, scale=4, batch_norm=False, residual="bicubic",
 )
 zoo.register(
     "discriminator", Discriminator,
@@ -44,3 +60,20 @@ zoo.register(
     tags=("feature-extractor",),
     layers=("block5_conv4",), weights="imagenet", channels=3,
 )
+
+
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+PRESETS_FILE = PRETRAINED_DIR / "presets.json"
+
+
+def _register_presets() -> None:
+    if not PRESETS_FILE.is_file():
+        return
+    for name, entry in json.loads(PRESETS_FILE.read_text()).items():
+        entry = dict(entry)
+        zoo.register_preset(name, PRETRAINED_DIR / name, sha256=entry.pop("sha256"), model=entry.pop("model"),
+                            description=entry.pop("description", ""), hub_id=entry.pop("hub_id", None),
+                            command=entry.pop("command", ""), **entry)
+
+
+_register_presets()

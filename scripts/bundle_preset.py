@@ -1,0 +1,90 @@
+"""Bundle a finished training run as a preset: weights, config and card into msrgan/pretrained/NAME,
+and its entry (sha256, command, results) into msrgan/pretrained/presets.json.
+
+The run is scored on the held-out grid (``msrgan.grid``) first; the card and the entry carry those
+numbers. Only finished runs are bundled: the run folder must hold the saved generator
+(``config.json`` + ``model.safetensors``, written at the end of ``msrgan train``).
+
+Usage:
+    python scripts/bundle_preset.py runs/presets/msrgan-x4-gray --name msrgan-x4-gray --kind psnr \\
+        --layout "one fluorescence channel" --description "..." \\
+        --command "msrgan train --config scripts/presets/msrgan-x4-gray.json --out runs/presets/msrgan-x4-gray"
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PRETRAINED = ROOT / "msrgan" / "pretrained"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", help="finished msrgan train output folder")
+    p.add_argument("--name", required=True)
+    p.add_argument("--kind", required=True, choices=("psnr", "gan"))
+    p.add_argument("--layout", required=True, help="channel layout, in words")
+    p.add_argument("--description", required=True)
+    p.add_argument("--command", required=True, help="the command that trained it")
+    p.add_argument("--hub-id", default=None)
+    p.add_argument("--count", type=int, default=6, help="grid fields per condition (default 6)")
+    args = p.parse_args(argv)
+
+    import zoo
+    from msrgan import grid
+    from zoo.pretrained import CONFIG_NAME, WEIGHTS_NAME
+
+    run = Path(args.run)
+    model = zoo.from_pretrained(run)
+    config = json.loads((run / CONFIG_NAME).read_text())
+    training = (config.get("metadata") or {}).get("training") or {}
+    rows = grid.score_grid({"model": model}, channels=int(model.channels), count=args.count)
+    bic = {r["condition"]: r for r in rows if r["method"] == "bicubic"}
+    results = [{"condition": r["condition"], "psnr": r["psnr"], "ssim": r["ssim"],
+                "bicubic_psnr": bic[r["condition"]]["psnr"], "bicubic_ssim": bic[r["condition"]]["ssim"],
+                "images": r["images"]} for r in rows if r["method"] == "model"]
+    mean = {k: sum(r[k] for r in results) / len(results) for k in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim")}
+    preset = {"name": args.name, "kind": args.kind, "layout": args.layout, "command": args.command,
+              "backend": training.get("backend"), "train_seconds": training.get("seconds"),
+              "machine": "a 2-core CPU", "grid": results}
+    metadata = {k: v for k, v in (config.get("metadata") or {}).items()
+                if k not in ("task", "input_convention", "scale", "channels", "channel_names")}
+    metadata.update({"preset": preset, "metrics": mean,
+                     "evaluation": {"dataset": f"msrgan.grid held-out synthetic grid (seed {grid.GRID_SEED})",
+                                    "split": "held-out grid, mean of 24 conditions",
+                                    "images": args.count * len(results)}})
+    target = PRETRAINED / args.name
+    PRETRAINED.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=PRETRAINED, prefix=".bundle-") as tmp:
+        stage = Path(tmp) / args.name
+        model.save_pretrained(stage, metadata=metadata)
+        if target.exists():
+            shutil.rmtree(target)
+        stage.rename(target)
+    sha = hashlib.sha256((target / WEIGHTS_NAME).read_bytes()).hexdigest()
+    entries = json.loads((PRETRAINED / "presets.json").read_text()) if (PRETRAINED / "presets.json").is_file() else {}
+    entries[args.name] = {
+        "model": config.get("zoo_name"), "channels": int(model.channels), "scale": int(model.scale),
+        "layout": args.layout, "kind": args.kind, "description": args.description, "sha256": sha,
+        "hub_id": args.hub_id, "command": args.command,
+        "results": {"grid_mean": {k: round(v, 4) for k, v in mean.items()},
+                    "clean": next(({k: round(v, 4) for k, v in r.items() if k != "condition"} for r in results
+                                   if r["condition"] == "noise=none blur=none objects=large sampling=sharp"), None)},
+    }
+    tmp_json = PRETRAINED / ".presets.json.tmp"
+    tmp_json.write_text(json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
+    tmp_json.replace(PRETRAINED / "presets.json")
+    print(grid.markdown_table(rows))
+    print(f"bundled {args.name} into {target} (sha256 {sha})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

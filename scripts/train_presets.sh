@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Trains every bundled preset from scratch, then bundles each finished run into msrgan/pretrained/
+# (weights, config, model card with the held-out grid results, presets.json entry).
+#
+#   bash scripts/train_presets.sh            # all presets; about 2.5 hours on a 2-core CPU (TensorFlow)
+#   bash scripts/train_presets.sh --no-bundle
+#
+# Each step is resumable: a finished run (training.json present) is skipped, an interrupted one is
+# continued from its last checkpoint with --resume. The configs are in scripts/presets/*.json.
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
+export KERAS_BACKEND="${KERAS_BACKEND:-tensorflow}"
+RUNS=runs/presets   # the GAN config starts from $RUNS/msrgan-x4-rgb and $RUNS/minivgg19-rgb
+bundle=1
+[ "${1:-}" = "--no-bundle" ] && bundle=0
+
+train() {  # train NAME: msrgan train --config scripts/presets/NAME.json, resumed when interrupted
+  local name=$1 out="$RUNS/$1" resume=()
+  if [ -f "$out/training.json" ]; then echo "==> $name: finished run in $out"; return; fi
+  if compgen -G "$out/checkpoints/step-*" > /dev/null; then resume=(--resume); fi
+  echo "==> $name: msrgan train --config scripts/presets/$name.json --out $out ${resume[*]}"
+  msrgan train --config "scripts/presets/$name.json" --out "$out" "${resume[@]}"
+}
+
+bundle() {  # bundle NAME KIND LAYOUT DESCRIPTION
+  [ "$bundle" = 1 ] || return 0
+  python scripts/bundle_preset.py "$RUNS/$1" --name "$1" --kind "$2" --layout "$3" --description "$4" \
+    --command "KERAS_BACKEND=$KERAS_BACKEND bash scripts/train_presets.sh ($1: msrgan train --config scripts/presets/$1.json)"
+}
+
+train msrgan-x4-gray-blind   # stage 1: blind (PSF blur in 60% of the LR images), from scratch
+train msrgan-x4-gray         # stage 2: from stage 1, without extra blur, so smooth fields stay smooth
+bundle msrgan-x4-gray psnr "one fluorescence channel (gray); applied channel by channel to any other image" \
+  "x4 PSNR-oriented single-channel fluorescence model (the default for 1, 2 and 4+ channels)"
+train msrgan-x4-rgb
+bundle msrgan-x4-rgb psnr "RGB merge: R microtubules, G protein of interest, B nucleus (the seed's layout)" \
+  "x4 PSNR-oriented RGB-merge model (the default for 3 channels)"
+if [ ! -f "$RUNS/minivgg19-rgb/config.json" ]; then
+  echo "==> minivgg19-rgb: msrgan train-classifier --config scripts/presets/minivgg19-rgb.json"
+  msrgan train-classifier --config scripts/presets/minivgg19-rgb.json --out "$RUNS/minivgg19-rgb" --overwrite
+fi
+train msrgan-x4-gan
+bundle msrgan-x4-gan gan "RGB merge: R microtubules, G protein of interest, B nucleus (the seed's layout)" \
+  "x4 mSRGAN: GAN training with the miniVGG19 content loss, from msrgan-x4-rgb (sharper, lower PSNR/SSIM)"

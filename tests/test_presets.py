@@ -1,0 +1,146 @@
+"""The bundled presets: offline loading on every backend, the sha256 check, the defaults of
+``msrgan upscale`` per channel count, ``msrgan models`` and a small held-out evaluation grid."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import zoo
+from msrgan.cli import main
+from msrgan.models.channels import DEFAULT_PRESETS, PER_CHANNEL_PRESET
+from tests.helpers import other_backends, run_in_backend
+
+PRESETS = ("msrgan-x4-gray", "msrgan-x4-rgb", "msrgan-x4-gan")
+
+
+def _input(channels: int) -> np.ndarray:
+    return np.random.default_rng(channels).random((1, 24, 20, channels)).astype("float32")
+
+
+def test_presets_are_registered_with_their_facts():
+    assert set(PRESETS) <= set(zoo.list_presets())
+    for name in PRESETS:
+        p = zoo.describe_preset(name)
+        assert p["model"] in zoo.list_models() and p["scale"] == 4 and p["kind"] in ("psnr", "gan")
+        assert p["command"] and p["layout"] and len(p["sha256"]) == 64
+        folder = zoo.preset_folder(name)
+        assert hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest() == p["sha256"]
+        card = (folder / "README.md").read_text()
+        assert name in card and p["command"] in card and "Held-out evaluation grid" in card
+    assert zoo.describe_preset("msrgan-x4-gan")["kind"] == "gan"
+    assert {zoo.describe_preset(n)["kind"] for n in DEFAULT_PRESETS.values()} == {"psnr"}
+
+
+def test_bundled_weights_stay_within_the_size_cap():
+    total = sum((zoo.preset_folder(n) / "model.safetensors").stat().st_size for n in zoo.list_presets())
+    assert total <= 10 * 1000 * 1000
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_a_preset_loads_offline_with_the_same_outputs_on_every_backend(name, backend):
+    import keras
+
+    from msrgan.models import Generator
+
+    g = Generator.from_pretrained(name)
+    assert g.pretrained_source == {"preset": name}
+    x = _input(g.channels)
+    here = keras.ops.convert_to_numpy(g(x, training=False))
+    for other in other_backends(backend):
+        got = run_in_backend(other, f"""
+            import json, numpy as np, zoo, msrgan
+            g = zoo.from_pretrained({name!r})
+            x = np.random.default_rng({g.channels}).random((1, 24, 20, {g.channels})).astype("float32")
+            print(json.dumps(np.asarray(g.predict_on_batch(x)).ravel().tolist()))
+        """, env={"HF_HUB_OFFLINE": "1"})
+        np.testing.assert_allclose(np.asarray(got).reshape(here.shape), here, atol=1e-4)
+
+
+def test_unknown_preset_lists_the_presets():
+    with pytest.raises(ValueError, match="msrgan-x4-gray"):
+        zoo.get_preset("msrgan-x4-grey")
+
+
+def test_a_tampered_or_missing_preset_is_never_loaded(tmp_path):
+    source = zoo.get_preset("msrgan-x4-gray")
+    copy = tmp_path / "gray"
+    shutil.copytree(source.folder, copy)
+    zoo.register_preset("test-tampered", copy, sha256=source.sha256, model=source.model)
+    assert zoo.from_pretrained("test-tampered").channels == 1  # an intact copy loads
+    # tamper with the weights AND the sha256 in config.json: only the registered digest can tell
+    weights = bytearray((copy / "model.safetensors").read_bytes())
+    weights[-1] ^= 1
+    (copy / "model.safetensors").write_bytes(bytes(weights))
+    cfg = json.loads((copy / "config.json").read_text())
+    cfg["weights"]["sha256"] = hashlib.sha256(bytes(weights)).hexdigest()
+    (copy / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="sha256"):
+        zoo.from_pretrained("test-tampered")
+    (copy / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="missing"):
+        zoo.from_pretrained("test-tampered")
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_upscale_without_model_uses_the_default_preset(channels, tmp_path, capsys):
+    import tifffile
+
+    from msrgan.data.io import read_image
+    from msrgan.inference import upscale
+
+    rng = np.random.default_rng(channels)
+    image = (rng.random((20, 24, channels)) * 60000).astype(np.uint16)
+    src = tmp_path / "in.tif"
+    tifffile.imwrite(src, np.moveaxis(image, -1, 0) if channels > 1 else image[..., 0], imagej=True,
+                     metadata={"axes": "CYX" if channels > 1 else "YX"})
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out")]) == 0
+    got = read_image(tmp_path / "out" / "in_x4.tif")
+    assert got.shape == (80, 96, channels) and got.dtype == np.uint16
+    preset = DEFAULT_PRESETS.get(channels, PER_CHANNEL_PRESET)
+    g = zoo.from_pretrained(preset)
+    if g.channels == channels:
+        want = upscale(image, g, progress=False)
+    else:  # channel by channel with the single-channel preset
+        want = np.stack([upscale(image[..., k], g, progress=False) for k in range(channels)], axis=-1)
+    np.testing.assert_allclose(got.reshape(want.shape).astype(np.int64), want.astype(np.int64), atol=2)
+
+
+def test_a_channel_count_no_model_takes_names_the_ways_out(tmp_path, capsys):
+    import tifffile
+
+    src = tmp_path / "two.tif"
+    tifffile.imwrite(src, np.zeros((2, 16, 16), np.uint16), imagej=True, metadata={"axes": "CYX"})
+    assert main(["upscale", str(src), "-o", str(tmp_path / "o"), "--model", "msrgan-x4-rgb"]) == 2
+    err = capsys.readouterr().err
+    assert "--channels" in err and "--per-channel" in err
+    assert main(["upscale", str(src), "-o", str(tmp_path / "o"), "--model", "msrgan-x4-rgb", "--per-channel"]) == 2
+    assert "single-channel" in capsys.readouterr().err
+
+
+def test_models_command_lists_presets_with_their_results(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in PRESETS:
+        line = next(ln for ln in out.splitlines() if ln.strip().startswith(name))
+        assert "x4" in line and "channel" in line
+    assert out.count("grid mean PSNR") >= len(PRESETS)
+
+
+def test_a_small_evaluation_grid_runs_and_scores_bicubic_independently():
+    from msrgan import grid
+    from msrgan.evaluate import upsample
+    from msrgan.metrics import psnr
+
+    cond = grid.conditions(noise=["none"], blur=["none"], objects=["large"], sampling=["sharp"])
+    rows = grid.score_grid({"default": zoo.from_pretrained(DEFAULT_PRESETS[1])}, channels=1, count=2, grid=cond,
+                           progress=False)
+    by = {r["method"]: r for r in rows}
+    lr, hr = grid.pairs(cond[0], channels=1, count=2)
+    bic = np.mean([psnr(np.clip(upsample(x, 4, "bicubic"), 0, 1), y, crop_border=4) for x, y in zip(lr, hr)])
+    assert by["bicubic"]["psnr"] == pytest.approx(bic, abs=1e-6)
+    assert by["default"]["psnr"] > by["bicubic"]["psnr"] and by["default"]["ssim"] > by["bicubic"]["ssim"]
