@@ -57,7 +57,7 @@ def test_config_json_records_class_config_versions_convention_and_training(saved
     assert config["format"] == "zoo-pretrained/1"
     assert (config["zoo_name"], config["class_name"], config["keras_class"]) == (
         "msrgan-x4-small", "Generator", "msrgan>Generator")
-    assert config["config"] == {"name": "generator", **TINY, "batch_norm": True}
+    assert config["config"] == {"name": "generator", **TINY, "batch_norm": True, "residual": "none"}
     assert config["versions"]["keras"] == keras.__version__
     assert config["versions"]["msrgan"] == msrgan.__version__
     assert config["versions"]["backend"] == keras.backend.backend()

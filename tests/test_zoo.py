@@ -18,7 +18,7 @@ REQUIRED = {"msrgan-x4", "msrgan-x4-small", "discriminator", "minivgg19", "vgg19
 
 def test_required_entries_are_listed():
     assert REQUIRED <= set(zoo.list_models())
-    assert zoo.list_models("msrgan-*") == ["msrgan-x4", "msrgan-x4-small"]
+    assert zoo.list_models("msrgan-*") == ["msrgan-x4", "msrgan-x4-lite", "msrgan-x4-small"]
 
 
 def test_entries_are_found_through_the_entry_point_without_importing_msrgan():
@@ -71,3 +71,43 @@ def test_pretrained_folder_round_trip(tmp_path):
     g2 = zoo.from_pretrained(folder)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(g2(x)), y)
     assert type(g2).from_pretrained(folder).get_config() == g.get_config()
+
+
+# Overrides that keep each entry's class but make it quick to build; vgg19-imagenet's default
+# weights="imagenet" would download (the entry keeps that default, see below).
+SMALL = {
+    "msrgan-x4": dict(num_blocks=1, filters=8),
+    "msrgan-x4-small": dict(num_blocks=1, filters=8),
+    "msrgan-x4-lite": dict(num_blocks=1, filters=8),
+    "discriminator": dict(filters=8, dense_units=16),
+    "minivgg19": dict(width=0.0625),
+    "minivgg19-features": dict(backbone_config={"width": 0.0625}),
+    "vgg19-imagenet": dict(weights=None),
+}
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_create_returns_a_built_model_for_every_entry(name):
+    """Like keras-hub's backbones, a created model is ready to use: its variables exist."""
+    model = zoo.create(name, **SMALL.get(name, {}))
+    assert model.built and model.weights, name
+    assert model.count_params() > 0
+    assert model.zoo_name == name
+    assert zoo.describe(name)["class"] == type(model).__name__
+
+
+def test_create_builds_the_readme_example_with_its_defaults():
+    # README: KERAS_BACKEND=torch python -c "import zoo, msrgan; print(zoo.create('msrgan-x4').count_params())"
+    assert round(zoo.create("msrgan-x4").count_params() / 1e6, 2) == 1.55  # "1.55 M parameters"
+    assert zoo.describe("vgg19-imagenet")["defaults"]["weights"] == "imagenet"  # not downloaded by the tests
+
+
+def test_create_leaves_objects_it_cannot_build_as_they_are():
+    import keras
+
+    zoo.register("test-no-example-shape", lambda units=2: keras.Sequential([keras.layers.Dense(units)]))
+    try:
+        model = zoo.create("test-no-example-shape")  # a Keras model without example_input_shape(): not called
+        assert not model.built
+    finally:
+        zoo.registry._REGISTRY.pop("test-no-example-shape", None)

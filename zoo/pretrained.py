@@ -50,6 +50,7 @@ import numpy as np
 
 from zoo import card as cards
 from zoo import registry
+from zoo.files import atomic_write_bytes, plain_file_permissions  # noqa: F401  (re-exported)
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -317,45 +318,29 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
 
 # -------------------------------------------------------------------------------------- save / load
 
-def _ensure_built(model) -> None:
-    if not model.built:
-        import keras
+def _ensure_built(model, *, required: bool = True) -> None:
+    """Builds an unbuilt Keras model by calling it once, in inference mode, on zeros.
 
-        shape = model.example_input_shape() if hasattr(model, "example_input_shape") else None
-        if shape is None:
+    The zeros have the shape the model's ``example_input_shape()`` returns (a family's models
+    know their input; zoo does not). Objects that are not Keras layers, and built models, are
+    left as they are. ``zoo.create`` uses it (``required=False``) so that every model it
+    returns is ready to use; saving and loading (``required=True``) need the variables.
+
+    Raises:
+        ValueError: ``required`` and the model is not built and has no ``example_input_shape()``.
+    """
+    if getattr(model, "built", True):
+        return
+    import keras
+
+    if not isinstance(model, keras.layers.Layer):
+        return
+    shape = model.example_input_shape() if hasattr(model, "example_input_shape") else None
+    if shape is None:
+        if required:
             raise ValueError(f"{type(model).__name__} is not built and has no example_input_shape()")
-        model(keras.ops.zeros(shape), training=False)
-
-
-def plain_file_permissions(path) -> None:
-    """Gives a file the permissions a plain ``open`` would (``0o666`` less the umask).
-
-    For temporary files about to be renamed into place: ``tempfile.mkstemp`` creates them 0600.
-    """
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
-def atomic_write_bytes(path, data: bytes) -> Path:
-    """Writes ``data`` to ``path`` through a temporary file in the same folder and a rename.
-
-    A reader never sees a partial file, an interrupted write leaves ``path`` as it was (and no
-    temporary file), and the file gets the permissions a plain ``open`` would give (``mkstemp``
-    creates 0600). Returns ``path``.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        plain_file_permissions(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+        return
+    model(keras.ops.zeros(shape), training=False)
 
 
 def _refuse_overwrite(out: Path, overwrite: bool) -> None:
@@ -432,6 +417,23 @@ def generic_card(config: Mapping[str, Any]) -> str:
     return cards.render(front, body)
 
 
+def _check_plain_config(value, where: Path, key: str = "config") -> None:
+    """Refuses a model config that is not plain data: objects naming a module or class (Keras's
+    serialized-object form, which deserializes by import) anywhere, or a ``dtype`` that is not a string."""
+    if isinstance(value, dict):
+        named = sorted({"module", "class_name", "registered_name"} & set(value))
+        if named:
+            raise ValueError(f"{where}: {key} is an object naming {', '.join(f'{k}={value[k]!r}' for k in named)}; "
+                             "a model config holds plain values only (no module or class references), refusing it")
+        for k, v in value.items():
+            if k == "dtype" and v is not None and not isinstance(v, str):
+                raise ValueError(f"{where}: {key}.dtype must be a plain dtype string such as 'float32', got {v!r}")
+            _check_plain_config(v, where, f"{key}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_plain_config(v, where, f"{key}[{i}]")
+
+
 def load_folder(directory: str | os.PathLike, *, expected_class: type | None = None):
     """Builds the model described by a local pretrained folder and loads its weights.
 
@@ -464,11 +466,13 @@ def load_folder(directory: str | os.PathLike, *, expected_class: type | None = N
         raise FileNotFoundError(f"{directory} has {CONFIG_NAME} but no {WEIGHTS_NAME}")
     sha = (config.get("weights") or {}).get("sha256")
     state = read_weights(weights_path, sha256=sha if isinstance(sha, str) else None)
+    _check_plain_config(config["config"], directory / CONFIG_NAME)
     try:
         model = cls.from_config(dict(config["config"]))
+        _ensure_built(model)
     except Exception as exc:  # any failure to build from an untrusted config is the config's fault
-        raise ValueError(f"{directory / CONFIG_NAME}: the config does not build a {name}: {exc}") from None
-    _ensure_built(model)
+        raise ValueError(f"{directory / CONFIG_NAME}: the config does not build a {name}: "
+                         f"{type(exc).__name__}: {exc}") from None
     load_state(model, state, source=str(weights_path))
     model.zoo_name = config.get("zoo_name")
     model.pretrained_config = config
@@ -477,20 +481,22 @@ def load_folder(directory: str | os.PathLike, *, expected_class: type | None = N
 
 def from_pretrained(source: str | os.PathLike, revision: str | None = None, *, expected_class: type | None = None,
                     token: str | None = None):
-    """Loads a model from a local folder, ``hf://owner/name`` or ``owner/name``.
+    """Loads a model from a local folder, a preset name, ``hf://owner/name`` or ``owner/name``.
 
-    An existing local folder wins over a Hub id of the same spelling. Hub snapshots are cached
+    An existing local folder wins over a preset or Hub id of the same spelling; presets
+    (``zoo.list_presets()``) are bundled with their package and load with no network, after a
+    sha256 check of their weights. Hub snapshots are cached
     (``HF_HUB_CACHE``); with ``HF_HUB_OFFLINE=1`` a cached snapshot is used without the network.
 
     Args:
-        source: A local pretrained folder, or a Hub repository id (with or without ``hf://``).
+        source: A local pretrained folder, a preset name, or a Hub repository id (with or without ``hf://``).
         revision: Branch, tag or commit sha for Hub sources (default branch when None).
         expected_class: When given, the folder must hold an instance of this class.
         token: Hub token for private repositories; ``HF_TOKEN`` when None.
 
     Returns:
         The model, built from ``config.json`` with its weights loaded. Models from the Hub also
-        carry ``pretrained_source = {"repo_id", "revision", "commit"}``.
+        carry ``pretrained_source = {"repo_id", "revision", "commit"}``, presets ``{"preset"}``.
 
     Raises:
         FileNotFoundError: No such folder, repository, revision or file (or, offline, not cached).
@@ -508,6 +514,14 @@ def from_pretrained(source: str | os.PathLike, revision: str | None = None, *, e
             if not local.is_dir():
                 raise ValueError(f"{local} is a file; from_pretrained needs a pretrained folder or a Hub id")
             return load_folder(local, expected_class=expected_class)
+        from zoo import presets
+
+        if presets.is_preset(text):
+            if revision is not None:
+                raise ValueError(f"revision={revision!r} applies to Hub repositories, not the bundled preset {text!r}")
+            model = load_folder(presets.preset_folder(text), expected_class=expected_class)
+            model.pretrained_source = {"preset": text}
+            return model
         looks_local = (isinstance(source, os.PathLike) or text.startswith((".", "/", "~")) or "\\" in text
                        or text.count("/") != 1 or text.endswith("/"))
         if looks_local:

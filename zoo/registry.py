@@ -138,13 +138,23 @@ def describe(name: str) -> dict[str, Any]:
 def create(name: str, **overrides: Any) -> Any:
     """Builds the model registered as ``name``, with ``overrides`` applied to its defaults.
 
+    The model is returned ready to use, as keras-hub's backbones are: a Keras model that is not
+    built by its constructor, and that has an ``example_input_shape()`` method, is called once
+    on zeros of that shape, so its variables exist (``count_params()``, ``summary()``,
+    ``save_pretrained`` work at once). Other objects are returned as the builder made them.
+
     Example:
         >>> import zoo, msrgan
         >>> g = zoo.create("msrgan-x4-small", channels=1)
+        >>> g.built, g.count_params() > 0
+        (True, True)
     """
+    from zoo.pretrained import _ensure_built  # zoo.pretrained imports this module
+
     entry = get_entry(name)
     config = {**entry.defaults, **overrides}
     model = entry.builder(**config)
+    _ensure_built(model, required=False)
     try:
         model.zoo_name = name
     except Exception:

@@ -75,7 +75,7 @@ def train_settings() -> dict:
         "mixed_precision": S(str, choices=("bfloat16", "float16"), optional=True),
         "loss_scale": S(float, 0, open_low=True), "distribute": S(str, choices=("none", "data-parallel")),
         "num_processes": S(int, 1, optional=True), "process_id": S(int, 0, optional=True),
-        "checkpoint_every": S(int, 1, optional=True), "log_every": S(int, 1), "tensorboard": S(bool),
+        "checkpoint_every": S(int, 0, optional=True),  # 0 or null: only the final checkpoint "log_every": S(int, 1), "tensorboard": S(bool),
         "grid_images": S(int, 0), "verbose": S(int, 0, 2), "overwrite": S(bool), "resume": S(bool),
         "out": S(str, optional=True),
     }
@@ -175,8 +175,8 @@ def register(sub) -> None:
     r.add_argument("--overwrite", action="store_true", default=None, help="replace an existing run in --out")
     r.add_argument("--resume", action="store_true", default=None,
                    help="continue the run in --out from its latest checkpoint (same settings)")
-    r.add_argument("--checkpoint-every", type=int, default=None, help=f"checkpoint interval in steps "
-                                                                      f"(default {d['checkpoint_every']})")
+    r.add_argument("--checkpoint-every", type=int, default=None, help=f"checkpoint interval in steps; 0: only the "
+                                                                      f"final one (default {d['checkpoint_every']})")
     r.add_argument("--log-every", type=int, default=None, help="steps.csv / TensorBoard interval (default 10)")
     r.add_argument("--tensorboard", action=boolean, default=None,
                    help="TensorBoard events in OUT/logs (needs TensorFlow installed; default on)")
