@@ -25,6 +25,20 @@ ROOT = Path(__file__).resolve().parent.parent
 PRETRAINED = ROOT / "msrgan" / "pretrained"
 
 
+def _zoo_entry_for(config: dict):
+    """The zoo entry whose class and defaults (other than channels and scale) the saved config has."""
+    import zoo
+
+    arch = {k: v for k, v in config["config"].items() if k not in ("name", "channels", "scale")}
+    for name in zoo.list_models():
+        entry = zoo.get_entry(name)
+        defaults = {k: v for k, v in entry.defaults.items() if k not in ("channels", "scale")}
+        if entry.class_name == config["class_name"] and all(arch.get(k) == v for k, v in defaults.items()) \
+                and set(defaults) == set(arch):
+            return name
+    return None
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="finished msrgan train output folder")
@@ -34,6 +48,7 @@ def main(argv=None) -> int:
     p.add_argument("--description", required=True)
     p.add_argument("--command", required=True, help="the command that trained it")
     p.add_argument("--hub-id", default=None)
+    p.add_argument("--model", default=None, help="the zoo entry of its architecture (default: the run's zoo_name)")
     p.add_argument("--count", type=int, default=6, help="grid fields per condition (default 6)")
     args = p.parse_args(argv)
 
@@ -44,6 +59,9 @@ def main(argv=None) -> int:
     run = Path(args.run)
     model = zoo.from_pretrained(run)
     config = json.loads((run / CONFIG_NAME).read_text())
+    model.zoo_name = args.model or config.get("zoo_name") or _zoo_entry_for(config)
+    if model.zoo_name is None:
+        raise SystemExit(f"{run / CONFIG_NAME} names no zoo entry and matches none; pass --model")
     training = (config.get("metadata") or {}).get("training") or {}
     rows = grid.score_grid({"model": model}, channels=int(model.channels), count=args.count)
     bic = {r["condition"]: r for r in rows if r["method"] == "bicubic"}
@@ -71,7 +89,7 @@ def main(argv=None) -> int:
     sha = hashlib.sha256((target / WEIGHTS_NAME).read_bytes()).hexdigest()
     entries = json.loads((PRETRAINED / "presets.json").read_text()) if (PRETRAINED / "presets.json").is_file() else {}
     entries[args.name] = {
-        "model": config.get("zoo_name"), "channels": int(model.channels), "scale": int(model.scale),
+        "model": model.zoo_name, "channels": int(model.channels), "scale": int(model.scale),
         "layout": args.layout, "kind": args.kind, "description": args.description, "sha256": sha,
         "hub_id": args.hub_id, "command": args.command,
         "results": {"grid_mean": {k: round(v, 4) for k, v in mean.items()},

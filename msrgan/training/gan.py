@@ -385,6 +385,7 @@ class MSRGAN(keras.Model):
         if g is None:
             g = type(self.generator).from_config(self.generator.get_config())
             g(ops.zeros(self.generator.example_input_shape()), training=False)
+            g.zoo_name = getattr(self.generator, "zoo_name", None)  # the saved config names its zoo entry
             object.__setattr__(self, "_ema_export", g)  # not tracked: not part of this model's state
         # Copies, not the same buffers: JAX deletes donated buffers.
         for dst, src in zip(g.trainable_variables, self.ema_weights):
