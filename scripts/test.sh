@@ -6,9 +6,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 backends="${MSRGAN_BACKENDS:-tensorflow torch jax}"
 failed=()
+export MSRGAN_FIRST_BACKEND="${backends%% *}"   # @pytest.mark.one_backend tests run under this one only
 for backend in $backends; do
   echo "==> KERAS_BACKEND=$backend"
-  if ! KERAS_BACKEND="$backend" python -m pytest -q -p no:cacheprovider "$@" tests; then
+  if ! KERAS_BACKEND="$backend" python -m pytest -q -p no:cacheprovider --durations=15 "$@" tests; then
     failed+=("$backend")
   fi
 done

@@ -56,3 +56,22 @@ def backend() -> str:
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+# Tests that do not touch a Keras backend (file formats, data, the Hub client, the CLI's argument
+# handling) carry ``@pytest.mark.one_backend``: they run once, under the first backend of
+# scripts/test.sh (MSRGAN_FIRST_BACKEND), instead of once per backend. Without that variable
+# (a plain ``pytest`` run) they always run.
+def pytest_configure(config):
+    config.addinivalue_line("markers", "one_backend: backend-independent; run under one backend of scripts/test.sh")
+
+
+def pytest_collection_modifyitems(config, items):
+    first = os.environ.get("MSRGAN_FIRST_BACKEND")
+    current = os.environ.get("KERAS_BACKEND")
+    if not first or not current or first == current:
+        return
+    skip = pytest.mark.skip(reason=f"backend-independent: run under KERAS_BACKEND={first} only")
+    for item in items:
+        if item.get_closest_marker("one_backend"):
+            item.add_marker(skip)

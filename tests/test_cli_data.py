@@ -11,6 +11,8 @@ from msrgan.cli import main
 from msrgan.data.io import read_image
 from msrgan.data.synthetic import CLASS_NAMES, synthesize_field
 
+pytestmark = pytest.mark.one_backend  # numpy, files and the Hub client only: no Keras backend involved
+
 
 def _synth(out, *extra, count=13, channels=4, bit_depth=16, seed=5):
     return main(["data", "synth", "--count", str(count), "--size", "64", "--channels", str(channels),

@@ -7,6 +7,8 @@ import pytest
 
 from msrgan.data.degrade import DEGRADATIONS, degradation_params, degrade
 
+pytestmark = pytest.mark.one_backend  # numpy, files and the Hub client only: no Keras backend involved
+
 
 @pytest.mark.parametrize("method", DEGRADATIONS)
 @pytest.mark.parametrize("scale", [2, 4, 8])

@@ -13,6 +13,8 @@ from msrgan.data.io import read_image, write_image
 from msrgan.data.normalize import denormalize, normalize
 from msrgan.data.synthetic import CLASS_NAMES, synthesize_dataset
 
+pytestmark = pytest.mark.one_backend  # numpy, files and the Hub client only: no Keras backend involved
+
 
 @pytest.fixture(scope="module")
 def fields16():

@@ -8,6 +8,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from msrgan.metrics import count_nuclei, dice, iou, psnr, segment_nuclei, ssim
 
+pytestmark = pytest.mark.one_backend  # numpy, files and the Hub client only: no Keras backend involved
+
 
 def _pair(rng, shape):
     hr = rng.random(shape)

@@ -12,6 +12,7 @@ from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
 from msrgan.data.synthetic import (
+
     CHANNEL_NAMES_1,
     CHANNEL_NAMES_3,
     CHANNEL_NAMES_4,
@@ -21,6 +22,8 @@ from msrgan.data.synthetic import (
     synthesize_dataset,
     synthesize_field,
 )
+
+pytestmark = pytest.mark.one_backend  # numpy, files and the Hub client only: no Keras backend involved
 
 
 def test_names_and_orders():

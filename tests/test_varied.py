@@ -7,6 +7,8 @@ import pytest
 
 from msrgan.data.varied import VARIED_DEFAULTS, varied_field
 
+pytestmark = pytest.mark.one_backend  # numpy, files and the Hub client only: no Keras backend involved
+
 
 def _gradient_energy(img) -> float:
     x = img.astype(np.float64)
