@@ -25,8 +25,7 @@ def register(sub) -> None:
                    help="output folder (created); a file name with an image suffix when there is one input")
     p.add_argument("--model", default=None, metavar="SOURCE",
                    help="pretrained generator: a preset name (msrgan models), local folder, hf://owner/name or "
-                        "owner/name (default: the preset for the input's channel count: msrgan-x4-gray for 1 "
-                        "channel and, channel by channel, for 2 or more than 3; msrgan-x4-rgb for 3)")
+                        "owner/name (default: msrgan-x4-gray, channel by channel for multi-channel images)")
     p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=None,
                    help="run a single-channel model on each channel separately (default: on whenever the model "
                         "has one channel and the image more)")
