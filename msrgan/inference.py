@@ -549,7 +549,7 @@ def iter_upscaled_tiles(image, model, *, tile: int | None = None, overlap: int |
 
 def upscale(image, model, tile: int | None = None, overlap: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE, *,
             normalization="percentile", channels_map=None, blend: int = DEFAULT_BLEND,
-            progress: bool = False, name: str = "image") -> np.ndarray:
+            progress: bool = False, name: str = "image", axes: str | None = None) -> np.ndarray:
     """Super-resolves an image of any size with overlapping, blended tiles.
 
     Args:
@@ -573,10 +573,14 @@ def upscale(image, model, tile: int | None = None, overlap: int | None = None, b
         blend: Width in LR pixels of the raised-cosine zone shared by neighbouring tiles.
         progress: Show a tqdm progress bar over the tiles.
         name: Names the image in error messages.
+        axes: CARE letters of the image's axes (``S,T,C,Z,Y,X``, e.g. ``"ZYX"``, ``"TCYX"``): every
+            S, T and Z plane is upscaled as a 2-D image of the C channels (a single-channel model runs
+            channel by channel; ``channels_map`` picks channels) and the result keeps the axes order
+            (``msrgan.planes.upscale_axes``). Without ``axes`` the image is ``(H, W)`` or ``(H, W, C)``.
 
     Returns:
         ``(H*scale, W*scale, C_model)`` in the input's dtype (``(H*scale, W*scale)`` for an
-        ``(H, W)`` input and a 1-channel model).
+        ``(H, W)`` input and a 1-channel model); with ``axes``, the same axes with Y and X scaled.
 
     Example:
         >>> import numpy as np
@@ -586,6 +590,12 @@ def upscale(image, model, tile: int | None = None, overlap: int | None = None, b
         >>> upscale(img, g, channels_map=(1, 3, 0)).shape
         (80, 120, 3)
     """
+    if axes is not None:
+        from msrgan.planes import upscale_axes
+
+        return upscale_axes(image, model, axes, tile=tile, overlap=overlap, batch_size=batch_size,
+                            normalization=normalization, channels_map=channels_map, blend=blend,
+                            progress=progress, name=name)
     model, x, squeeze, plan, codec = _prepare(image, model, tile=tile, overlap=overlap, blend=blend,
                                               normalization=normalization, channels_map=channels_map,
                                               name=name, batch_size=batch_size)

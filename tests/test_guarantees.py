@@ -210,19 +210,27 @@ def test_a_tampered_config_is_refused_without_a_traceback(case, model_folder, tm
 
 
 # ------------------------------------------------------------------------------------------------
-# 5: stacks are never read as channels
+# 5: stacks are never read as channels: each plane is upscaled as a 2-D image, axes kept
 # ------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("axes, planes", [("ZYX", 3), ("TYX", 3), ("ZYX", 5), ("TZYX", 2)])
-def test_a_stack_is_refused_not_upscaled_as_channels(axes, planes, model_folder, tmp_path, capsys):
+def test_a_stack_is_upscaled_plane_by_plane_not_as_channels(axes, planes, model_folder, tmp_path):
     import tifffile
 
-    shape = (planes,) * (len(axes) - 2) + (32, 32)
-    tifffile.imwrite(tmp_path / "stack.tif", np.zeros(shape, np.uint16), imagej=True, metadata={"axes": axes})
+    from msrgan.inference import upscale, load_generator
+
+    shape = (planes,) * (len(axes) - 2) + (16, 16)
+    data = np.random.default_rng(planes).integers(0, 4000, shape).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "stack.tif", data, imagej=True, metadata={"axes": axes})
     assert main(["upscale", str(tmp_path / "stack.tif"), "-o", str(tmp_path / "out"),
-                 "--model", str(model_folder)]) == 2
-    _one_line_error(capsys, "stack.tif", repr(axes), "not a multi-channel image")
-    assert not (tmp_path / "out").exists()
+                 "--model", str(model_folder)]) == 0
+    with tifffile.TiffFile(tmp_path / "out" / "stack_x2.tif") as tif:
+        assert tif.series[0].axes == axes
+        out = tif.asarray()
+    assert out.shape == shape[:-2] + (32, 32)
+    g = load_generator(str(model_folder))
+    for index in np.ndindex(shape[:-2]):
+        np.testing.assert_array_equal(out[index], upscale(data[index], g))
 
 
 # ------------------------------------------------------------------------------------------------

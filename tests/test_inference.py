@@ -384,7 +384,14 @@ def test_cli_channel_mismatch_and_channel_map(tmp_path, saved_model, capsys):
     assert not out.exists() or not any(out.iterdir())
     assert main(["upscale", str(src), "-o", str(out), "--model", str(saved_model), "--channels", "0,0,0"]) == 0
     result = read_image(out / "field0_x4.png")
-    assert result.shape == (96, 112, 3) and result.dtype == np.uint16
+    assert result.shape == (96, 112, 1) and result.dtype == np.uint16  # gray in, gray out
+    # the gray channel fed to every model channel; the output is their mean, in the input's range
+    norm = inference._fit_percentiles(read_image(src), 2.0, 99.8, "src")
+    from msrgan.data.normalize import denormalize
+
+    lr = (read_image(src).astype(np.float64) - norm.low) / (norm.high - norm.low)
+    rgb = inference.predict_batch(inference.load_generator(str(saved_model)), np.repeat(lr, 3, -1)[None].astype(np.float32))[0]
+    np.testing.assert_array_equal(result, denormalize(rgb.mean(-1, keepdims=True), norm))
 
 
 @pytest.mark.parametrize("suffix", [".png", ".tif"])

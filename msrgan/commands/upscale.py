@@ -7,6 +7,8 @@ import glob
 import os
 from pathlib import Path
 
+import numpy as np
+
 GLOB_CHARS = set("*?[")
 
 
@@ -37,8 +39,11 @@ def register(sub) -> None:
                    help="input channel indices fed to the model, e.g. 2,1,0 or 1,3,0 (4-channel into RGB)")
     p.add_argument("--normalization", default="percentile", choices=("percentile", "range", "none"),
                    help="intensity mapping to the model's [0, 1] (default: per-channel 2/99.8 percentiles)")
-    p.add_argument("--suffix", default=None, choices=(".tif", ".tiff", ".png", ".jpg", ".jpeg"),
-                   help="output format (default: the input's)")
+    p.add_argument("--axes", default=None, metavar="AXES",
+                   help="the input's axes in CARE's letters S,T,C,Z,Y,X (e.g. ZYX, TCYX), overriding the file's "
+                        "own; needed when a file does not name them. S, T and Z planes are upscaled one by one")
+    p.add_argument("--suffix", default=None, choices=(".tif", ".tiff", ".ome.tif", ".ome.tiff", ".png", ".jpg", ".jpeg"),
+                   help="output format (default: the input's; TIFF outputs are ImageJ hyperstacks, .ome.tif OME-TIFF)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
     p.set_defaults(func=run)
 
@@ -83,8 +88,9 @@ def expand_inputs(specs) -> list[Path]:
 
 
 def plan_outputs(inputs: list[Path], output: str, scale: int, suffix: str | None, overwrite: bool) -> list[Path]:
-    """One output path per input; checks collisions before any work is done."""
+    """One output path per input (``x.ome.tif`` -> ``x_x4.ome.tif``); checks collisions before any work."""
     from msrgan.data.io import is_image_file
+    from msrgan.data.stack import ome_stem
 
     out = Path(output).expanduser()
     if is_image_file(out) and not out.is_dir():
@@ -94,7 +100,7 @@ def plan_outputs(inputs: list[Path], output: str, scale: int, suffix: str | None
     else:
         if out.exists() and not out.is_dir():
             raise FileExistsError(f"{out} exists and is not a folder")
-        targets = [out / f"{p.stem}_x{scale}{(suffix or p.suffix).lower()}" for p in inputs]
+        targets = [out / f"{ome_stem(p)}_x{scale}{(suffix or _suffix(p)).lower()}" for p in inputs]
     check_writable_folder(targets[0].parent)
     inputs_resolved = {p.resolve() for p in inputs}
     seen = {}
@@ -107,6 +113,12 @@ def plan_outputs(inputs: list[Path], output: str, scale: int, suffix: str | None
         if dst.exists() and not overwrite:
             raise FileExistsError(f"{dst} exists; pass --overwrite to replace it")
     return targets
+
+
+def _suffix(path: Path) -> str:
+    from msrgan.data.stack import is_ome_name
+
+    return (".ome" + path.suffix) if is_ome_name(path) else path.suffix
 
 
 def check_writable_folder(folder: Path) -> None:
@@ -130,29 +142,38 @@ def check_writable_folder(folder: Path) -> None:
         raise PermissionError(f"cannot write into {folder}: {existing} is not writable ({exc.strerror})") from None
 
 
-def upscale_file(src: Path, dst: Path, model, *, tile=None, overlap=None, batch_size=2, channels_map=None,
+def upscale_file(src: Path, dst: Path, model, *, axes=None, tile=None, overlap=None, batch_size=2, channels_map=None,
                  normalization="percentile", overwrite=False, progress=False, per_channel=None) -> Path:
-    """Reads ``src``, upscales it and writes ``dst`` atomically (TIFF: streamed tiled TIFF).
+    """Reads ``src`` with its axes and metadata, upscales every plane and writes ``dst`` atomically.
 
+    TIFF targets are streamed plane by plane (``msrgan.planes.upscale_stack_to_tiff``: ImageJ
+    hyperstack, or OME-TIFF for ``.ome.tif``, physical metadata kept); PNG/JPEG hold one 2-D image.
     ``model``: a loaded generator, or ``DefaultPresets`` (the default preset for the input's channels).
     """
-    from msrgan.data.io import check_format, read_image, write_image
-    from msrgan.inference import parse_channels_map, upscale, upscale_to_tiff
-    from msrgan.models.channels import DefaultPresets, fit_channels
+    from msrgan.data.io import TIFF_SUFFIXES, check_format, write_image
+    from msrgan.data.stack import read_stack
+    from msrgan.models.channels import DefaultPresets
+    from msrgan.planes import fit_stack_model, output_format, upscale_stack, upscale_stack_to_tiff
 
-    image = read_image(src)
-    channels = 1 if image.ndim == 2 else int(image.shape[-1])
-    out_channels = len(parse_channels_map(channels_map)) if channels_map is not None else channels
-    check_format(dst, image.dtype, out_channels)
+    stack = read_stack(src, axes=axes)
     if isinstance(model, DefaultPresets):
-        model = model(channels)
-    model = fit_channels(model, channels, per_channel=per_channel, channels_map=channels_map, name=str(src))
+        model = model(stack.channels)
+    fitted = fit_stack_model(model, stack.channels, channels_map=channels_map, per_channel=per_channel,
+                             name=str(src))
     kwargs = dict(tile=tile, overlap=overlap, batch_size=batch_size, channels_map=channels_map,
-                  normalization=normalization, progress=progress, name=str(src))
-    if dst.suffix.lower() in (".tif", ".tiff"):
-        return upscale_to_tiff(image, model, dst, overwrite=overwrite, **kwargs)
-    result = upscale(image, model, **kwargs)
-    return write_image(dst, result, overwrite=overwrite)
+                  normalization=normalization, per_channel=per_channel, progress=progress)
+    if dst.suffix.lower() in TIFF_SUFFIXES:
+        output_format(dst, stack.data.dtype, stack.axes)
+        return upscale_stack_to_tiff(stack, model, dst, overwrite=overwrite, **kwargs)
+    if stack.planes > 1:
+        raise ValueError(f"{dst}: {dst.suffix} holds one 2-D image, but {src} has axes {stack.axes!r} (shape "
+                         f"{stack.data.shape}, {stack.planes} planes); write TIFF (--suffix .tif or .ome.tif)")
+    check_format(dst, stack.data.dtype, fitted.out_channels)
+    result = upscale_stack(stack, model, name=str(src), **kwargs)
+    image, has_c = result.data, "C" in result.axes
+    if has_c:
+        image = np.moveaxis(image, result.axes.index("C"), -1)
+    return write_image(dst, image.reshape(image.shape[-3:] if has_c else image.shape[-2:]), overwrite=overwrite)
 
 
 def run(args) -> int:
@@ -176,7 +197,7 @@ def run(args) -> int:
 
         channels_map = parse_channels_map(args.channels)
     for src, dst in tqdm(list(zip(inputs, targets)), desc="upscaling", unit="image", disable=len(inputs) < 2):
-        upscale_file(src, dst, model, tile=args.tile, overlap=args.overlap, batch_size=args.batch_size,
+        upscale_file(src, dst, model, axes=args.axes, tile=args.tile, overlap=args.overlap, batch_size=args.batch_size,
                      channels_map=channels_map, normalization=args.normalization, overwrite=args.overwrite,
                      progress=True, per_channel=args.per_channel)
         tqdm.write(f"{src} -> {dst}")

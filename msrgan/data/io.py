@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from msrgan.data.axes import AxesError
 from zoo.files import discard, partial_path, plain_file_permissions
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -55,7 +56,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
                     arr = np.array(im.convert("RGBA" if "A" in im.mode else "RGB"))
                 else:
                     arr = np.array(im)
-    except StackError:
+    except (StackError, AxesError):  # they name the file and the axes already
         raise
     except (OSError, ValueError, SyntaxError) as exc:
         raise ValueError(f"{path}: cannot read the image ({exc})") from None
@@ -71,38 +72,34 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 
 class StackError(ValueError):
-    """A file whose own metadata says it is a z-stack or time series, which msrgan does not read as one image."""
+    """A file whose own metadata says it is a z-stack or time series, which ``read_image`` does not read
+    as one 2-D image (``msrgan.data.stack.read_stack`` and ``msrgan upscale`` read it plane by plane)."""
 
 
 def _read_tiff(path: Path) -> np.ndarray:
     """A TIFF as ``(H, W, C)`` or ``(H, W)``, by the axes its metadata names (tifffile's ``series[0].axes``).
 
-    ``CYX`` (ImageJ channels) and ``SYX`` are moved channels-last; planes on an axis the file calls Z
-    (z-stack) or T (time) stop with an error: they are not channels, and no axis is guessed. Axes
-    without a meaning in the metadata (tifffile's ``I``/``Q``) keep the old rule: a short first axis
-    (1-4) in front of a longer last one is channels.
+    Channels (``C``, or colour samples ``S``) are moved last; planes on an axis the file calls Z
+    (z-stack) or T (time) stop with a ``StackError``, and axes the file does not name (tifffile's
+    ``I``/``Q``) with an ``AxesError``: no axis is guessed (``msrgan.data.axes``).
     """
     import tifffile
 
+    from msrgan.data.axes import file_axes, squeeze_axes
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         axes = series.axes
         arr = series.asarray()
-    keep = [i for i, (a, n) in enumerate(zip(axes, arr.shape)) if n > 1 or a in "YX"]
-    if len(keep) != arr.ndim:
-        arr = arr.reshape([arr.shape[i] for i in keep])
-        axes = "".join(axes[i] for i in keep)
+    axes, shape = squeeze_axes(axes, arr.shape)
+    arr = arr.reshape(shape)
+    axes = file_axes(axes, shape, str(path))
     planes = [f"{a}={n}" for a, n in zip(axes, arr.shape) if a in "ZT"]
     if planes:
         kind = "z-stack" if "Z" in axes else "time series"
         raise StackError(f"{path}: its metadata names axes {axes!r} (shape {arr.shape}, {', '.join(planes)}): a "
-                         f"{kind}, not a multi-channel image. msrgan reads 2-D images (axes YX, YXS or CYX) and "
-                         "does not guess; save each plane as its own file (Fiji: Image > Stacks > Stack to Images)")
-    if arr.ndim == 3 and axes[0] in "CS":
-        return np.moveaxis(arr, 0, -1)
-    if arr.ndim == 3 and axes[-1] not in "CS" and arr.shape[0] in (1, 2, 3, 4) and arr.shape[-1] not in (1, 3, 4):
-        return np.moveaxis(arr, 0, -1)
-    return arr
+                         f"{kind}, not a multi-channel image. Training and evaluation read 2-D images (axes YX, "
+                         "YXC or CYX); msrgan upscale reads stacks plane by plane")
+    return np.moveaxis(arr, axes.index("C"), -1) if "C" in axes else arr
 
 
 def _atomic_target(path: Path, overwrite: bool) -> None:
