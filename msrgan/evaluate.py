@@ -48,7 +48,7 @@ import numpy as np
 from msrgan.metrics import count_nuclei, dice, iou, psnr, segment_nuclei, ssim
 from zoo.files import atomic_write_bytes, partial_path
 
-__all__ = ["METHODS", "EvaluationResult", "evaluate", "nucleus_channel_index", "upsample", "write_report"]
+__all__ = ["METHODS", "EvaluationResult", "evaluate", "load_pairs", "nucleus_channel_index", "upsample", "write_report"]
 
 METHODS = ("nearest", "bicubic", "sr")
 """The compared reconstructions, in table order."""
@@ -66,11 +66,11 @@ def nucleus_channel_index(channels: int) -> int:
     """Index of the nucleus (DAPI) channel in a channel layout of ``msrgan.convention``.
 
     4 channels (nucleus, microtubules, ER, protein): 0; 3 channels (RGB merge, B = nucleus): 2;
-    1 channel: 0 (the only channel).
+    1 channel, or a count without a layout (2, 5 or more channels, read channel by channel): 0.
     """
-    from msrgan.convention import CHANNEL_LAYOUTS, check_channels
+    from msrgan.convention import CHANNEL_LAYOUTS
 
-    names = CHANNEL_LAYOUTS[check_channels(channels)]
+    names = CHANNEL_LAYOUTS.get(int(channels), ())
     return names.index("nucleus") if "nucleus" in names else 0
 
 
@@ -171,7 +171,8 @@ def evaluate(model, images: Sequence[np.ndarray], *, names: Sequence[str] | None
              seed: int = 0, normalization: str = "percentile", nucleus_channel: int | None = None,
              min_distance: int = 5, out_dir: str | os.PathLike | None = None, overwrite: bool = False,
              figures: bool = True, tile: int | None = None, batch_size: int = 2, progress: bool = True,
-             model_name: str | None = None, data_name: str | None = None) -> EvaluationResult:
+             model_name: str | None = None, data_name: str | None = None, lr_images: Sequence[np.ndarray] | None = None,
+             channels_map=None, per_channel: bool | None = None) -> EvaluationResult:
     """Scores the model against nearest and bicubic upscaling on HR images (see the module doc).
 
     Args:
@@ -192,6 +193,12 @@ def evaluate(model, images: Sequence[np.ndarray], *, names: Sequence[str] | None
         tile, batch_size: Passed to ``msrgan.inference.upscale``.
         progress: Show a progress bar over the images.
         model_name, data_name: How the report names the model and the data.
+        lr_images: Real low-resolution acquisitions, one per HR image (the same field at 1/scale):
+            scored as they are instead of LR images made by ``degradation``. Each is mapped to [0, 1]
+            by ``normalization`` on its own, and the HR image is cropped to ``scale`` times its size.
+        channels_map: Channel indices picked from every image (HR and LR) before scoring, e.g. ``(1, 3, 0)``.
+        per_channel: Run a single-channel model channel by channel (default: whenever the model has one
+            channel and the images more; ``msrgan.models.channels.fit_channels``).
 
     Returns:
         An ``EvaluationResult``.
@@ -203,6 +210,15 @@ def evaluate(model, images: Sequence[np.ndarray], *, names: Sequence[str] | None
     from msrgan.inference import load_generator
 
     model = load_generator(model)
+    images = list(images)
+    if not images:
+        raise ValueError("no images to evaluate")
+    lrs = None if lr_images is None else list(lr_images)
+    if lrs is not None and len(lrs) != len(images):
+        raise ValueError(f"{len(lrs)} LR images for {len(images)} HR images; give one LR image per HR image")
+    if channels_map is not None:
+        images, lrs = _pick_channels(images, lrs, channels_map, names)
+    model = _fit_model(model, images[0], per_channel, names[0] if names else "image 0")
     mscale = int(model.scale)
     if scale is not None and check_scale(scale) != mscale:
         raise ValueError(f"scale={scale} but the model upscales x{mscale}; pass --scale {mscale} or another model")
@@ -211,9 +227,8 @@ def evaluate(model, images: Sequence[np.ndarray], *, names: Sequence[str] | None
     deg = resolve_degradation(degradation, scale, **(degradation_params or {}))
     if normalization not in ("percentile", "unit"):
         raise ValueError(f"normalization must be 'percentile' or 'unit', got {normalization!r}")
-    images = list(images)
-    if not images:
-        raise ValueError("no images to evaluate")
+    if lrs is not None:
+        deg = {"method": "acquired", "scale": scale, "lr": "real LR acquisitions, each normalized on its own"}
     names = [str(n) for n in names] if names is not None else [f"image-{i:04d}" for i in range(len(images))]
     if len(names) != len(images):
         raise ValueError(f"{len(names)} names for {len(images)} images")
@@ -244,6 +259,7 @@ def evaluate(model, images: Sequence[np.ndarray], *, names: Sequence[str] | None
         bar = tqdm(list(enumerate(images)), desc="evaluating", unit="image", disable=not progress)
         for i, im in bar:
             rows.extend(_evaluate_one(model, np.asarray(im), names[i], stems[i], i, scale=scale, channels=channels,
+                                      lr=None if lrs is None else np.asarray(lrs[i]),
                                       degradation=degradation, degradation_params=degradation_params, seed=seed,
                                       normalization=normalization, nuc=nuc, min_distance=min_distance, tile=tile,
                                       batch_size=batch_size, fig_dir=fig_dir))
@@ -274,8 +290,68 @@ def _publish(stage: Path, out: Path, files: dict) -> dict:
     return {k: str(out / Path(v).relative_to(stage)) for k, v in files.items()}
 
 
+def load_pairs(lr_dir: str | os.PathLike, hr_dir: str | os.PathLike) -> tuple[list, list, list[str]]:
+    """Real paired acquisitions: ``(lr_images, hr_images, names)`` of the files with the same name
+    (without suffix) in ``lr_dir`` and ``hr_dir``, sorted by name.
+
+    Raises:
+        FileNotFoundError: a missing folder, or a folder without images.
+        ValueError: files present in one folder only (named).
+    """
+    from msrgan.data.io import is_image_file, read_image
+
+    def listing(folder, what):
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--{what} {folder}: no such folder")
+        files = {p.stem: p for p in sorted(folder.iterdir())
+                 if p.is_file() and is_image_file(p) and not p.name.startswith(".")}
+        if not files:
+            raise FileNotFoundError(f"--{what} {folder}: no images in this folder")
+        return files
+
+    lr, hr = listing(lr_dir, "lr"), listing(hr_dir, "hr")
+    only_lr, only_hr = sorted(set(lr) - set(hr)), sorted(set(hr) - set(lr))
+    if only_lr or only_hr:
+        raise ValueError(f"LR and HR images are paired by name; without a partner: "
+                         f"{', '.join(only_lr[:5]) or '-'} (in {lr_dir} only), "
+                         f"{', '.join(only_hr[:5]) or '-'} (in {hr_dir} only)")
+    names = sorted(lr)
+    return [read_image(lr[n]) for n in names], [read_image(hr[n]) for n in names], [hr[n].name for n in names]
+
+
+def _pick_channels(images, lrs, channels_map, names):
+    from msrgan.inference import parse_channels_map
+
+    idx = list(parse_channels_map(channels_map))
+
+    def pick(im, name):
+        im = np.asarray(im)
+        im = im[..., None] if im.ndim == 2 else im
+        bad = [i for i in idx if not 0 <= i < im.shape[-1]]
+        if bad:
+            raise ValueError(f"{name}: --channels {','.join(map(str, idx))} refers to channel(s) {bad}, but the "
+                             f"image (shape {im.shape}) has {im.shape[-1]} channel(s)")
+        return im[..., idx]
+
+    label = [str(n) for n in names] if names is not None else [f"image {i}" for i in range(len(images))]
+    images = [pick(im, label[i]) for i, im in enumerate(images)]
+    if lrs is not None:
+        lrs = [pick(im, f"LR of {label[i]}") for i, im in enumerate(lrs)]
+    return images, lrs
+
+
+def _fit_model(model, first, per_channel, name):
+    """A single-channel model runs channel by channel on multi-channel images (``PerChannel``)."""
+    from msrgan.models.channels import fit_channels
+
+    first = np.asarray(first)
+    channels = 1 if first.ndim == 2 else int(first.shape[-1])
+    return fit_channels(model, channels, per_channel=per_channel, name=str(name))
+
+
 def _evaluate_one(model, im, name, stem, i, *, scale, channels, degradation, degradation_params, seed,
-                  normalization, nuc, min_distance, tile, batch_size, fig_dir) -> list[dict]:
+                  normalization, nuc, min_distance, tile, batch_size, fig_dir, lr=None) -> list[dict]:
     from msrgan.data.degrade import degrade
     from msrgan.inference import MIN_INPUT_SIZE, upscale
 
@@ -284,13 +360,24 @@ def _evaluate_one(model, im, name, stem, i, *, scale, channels, degradation, deg
     if im.ndim != 3 or im.shape[-1] != channels:
         raise ValueError(f"{name}: image of shape {im.shape} does not have the model's {channels} channel(s)")
     h, w = (im.shape[0] // scale) * scale, (im.shape[1] // scale) * scale
+    if lr is not None:
+        lr = lr[..., None] if lr.ndim == 2 else lr
+        if lr.ndim != 3 or lr.shape[-1] != channels:
+            raise ValueError(f"LR of {name}: shape {lr.shape} does not have the model's {channels} channel(s)")
+        if lr.shape[0] * scale > im.shape[0] or lr.shape[1] * scale > im.shape[1]:
+            raise ValueError(f"{name}: the LR image of shape {lr.shape} times {scale} is larger than the HR image "
+                             f"of shape {im.shape}; LR must be the same field at 1/{scale} of the HR size")
+        h, w = lr.shape[0] * scale, lr.shape[1] * scale
     if min(h, w) // scale < MIN_INPUT_SIZE or min(h, w) - 2 * scale < 7:
         raise ValueError(f"{name}: image of shape {im.shape} is too small for x{scale} evaluation "
                          f"(needs at least {scale * MIN_INPUT_SIZE} pixels per side)")
     if np.issubdtype(im.dtype, np.floating) and not np.all(np.isfinite(im)):
         raise ValueError(f"{name}: image contains NaN or infinite values")
     hr = _to_unit(im[:h, :w], normalization, name)
-    lr = degrade(hr, scale, degradation, seed=int(seed) + i, **(degradation_params or {}))
+    if lr is None:
+        lr = degrade(hr, scale, degradation, seed=int(seed) + i, **(degradation_params or {}))
+    else:
+        lr = _to_unit(lr, normalization, f"LR of {name}")
     recon = {
         "nearest": upsample(lr, scale, "nearest"),
         "bicubic": upsample(lr, scale, "bicubic"),

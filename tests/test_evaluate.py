@@ -174,7 +174,7 @@ def test_a_failure_leaves_no_partial_report(tmp_path):
 def test_bad_evaluation_inputs_are_named():
     with pytest.raises(ValueError, match="scale=2.*x4"):
         evaluate(Bicubic(), _fields(1), scale=2, progress=False)
-    with pytest.raises(ValueError, match=r"field-a.*\(64, 64, 4\).*3 channel"):
+    with pytest.raises(ValueError, match=r"field-a has 4 channel.*expects 3.*--channels"):
         evaluate(Bicubic(), _fields(1, channels=4), names=["field-a"], progress=False)
     with pytest.raises(ValueError, match="too small"):
         evaluate(Bicubic(), [np.zeros((20, 20, 3), np.uint8)], progress=False)
@@ -206,3 +206,65 @@ def test_cli_evaluate_compares_several_models_in_one_table(folder, tmp_path, cap
     assert f"{mean(first, 'sr'):.2f}" in rows[str(folder / "model")]
     assert mean(second, "sr") == pytest.approx(mean(second, "bicubic"), abs=0.05)
     assert capsys.readouterr().out.count("| bicubic |") == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# Real pairs (--lr/--hr) and channel layouts (--channels, channel by channel)
+# ------------------------------------------------------------------------------------------------
+
+def _acquired_lr(hr, scale, seed):
+    """A stand-in acquisition at 1/scale: block means of HR plus noise, in HR's dtype."""
+    h, w = hr.shape[0] // scale, hr.shape[1] // scale
+    blocks = hr[:h * scale, :w * scale].astype(np.float64).reshape(h, scale, w, scale, -1).mean(axis=(1, 3))
+    noisy = blocks + np.random.default_rng(seed).normal(0, 300, blocks.shape)
+    return np.clip(noisy, 0, 65535).astype(np.uint16)
+
+
+def _psnr_cropped(y, hr, border):
+    return peak_signal_noise_ratio(hr[border:-border, border:-border], y[border:-border, border:-border], data_range=1)
+
+
+@pytest.mark.one_backend  # a NumPy stand-in for the model: nothing depends on the Keras backend
+def test_real_pairs_are_scored_as_acquired():
+    hrs = [np.pad(im, ((0, 3), (0, 2), (0, 0))) for im in _fields(2, size=64, channels=1)]  # not multiples of 4
+    lrs = [_acquired_lr(hr, 4, i) for i, hr in enumerate(hrs)]
+    result = evaluate(Bicubic(channels=1), hrs, lr_images=lrs, names=["a.tif", "b.tif"], progress=False)
+    assert result.settings["degradation"]["method"] == "acquired"
+    for i, (hr, lr) in enumerate(zip(hrs, lrs)):
+        hr_unit = normalize(hr[:64, :64], clip=True)[0]  # HR cropped to 4x the LR size
+        up = np.clip(upsample(normalize(lr, clip=True)[0], 4, "bicubic"), 0, 1)  # LR normalized on its own
+        assert result.values("bicubic", "psnr")[i] == pytest.approx(_psnr_cropped(up, hr_unit, 4), abs=1e-6)
+    with pytest.raises(ValueError, match="LR image of shape .* times 4 is larger than the HR image"):
+        evaluate(Bicubic(channels=1), hrs[:1], lr_images=[np.zeros((20, 20, 1), np.uint16)], progress=False)
+    with pytest.raises(ValueError, match="1 LR images for 2 HR images"):
+        evaluate(Bicubic(channels=1), hrs, lr_images=lrs[:1], progress=False)
+
+
+@pytest.mark.one_backend  # a NumPy stand-in for the model: nothing depends on the Keras backend
+def test_channels_are_picked_or_run_one_by_one():
+    images = _fields(2, size=48, channels=4)
+    picked = evaluate(Bicubic(channels=1), images, channels_map="2", progress=False)
+    alone = evaluate(Bicubic(channels=1), [im[..., 2:3] for im in images], progress=False)
+    for metric in ("psnr", "ssim"):
+        np.testing.assert_array_equal(picked.values("sr", metric), alone.values("sr", metric))
+    per_channel = evaluate(Bicubic(channels=1), images, progress=False)  # a 1-channel model on 4 channels
+    assert per_channel.settings["channels"] == 4 and per_channel.settings["model_class"] == "PerChannel"
+    np.testing.assert_array_equal(per_channel.values("sr", "psnr"), per_channel.values("bicubic", "psnr"))
+    with pytest.raises(ValueError, match=r"refers to channel\(s\) \[7\].*has 4 channel"):
+        evaluate(Bicubic(channels=1), images, channels_map="7", progress=False)
+
+
+def test_cli_evaluate_real_pairs(folder, tmp_path, capsys):
+    for i, im in enumerate(_fields(3)):
+        write_image(tmp_path / "lr" / f"field_{i}.png", _acquired_lr(im, 4, i))
+    out = tmp_path / "pairs"
+    assert main(["evaluate", "--model", str(folder / "model"), "--lr", str(tmp_path / "lr"), "--hr",
+                 str(folder / "fields"), "--no-figures", "-o", str(out)]) == 0
+    report = json.loads((out / "evaluation.json").read_text())
+    assert report["settings"]["degradation"]["method"] == "acquired"
+    assert len(_read_csv(out / "metrics.csv")) == 3 * len(METHODS)
+    (tmp_path / "lr" / "field_2.png").rename(tmp_path / "lr" / "other.png")
+    assert main(["evaluate", "--model", str(folder / "model"), "--lr", str(tmp_path / "lr"), "--hr",
+                 str(folder / "fields"), "-o", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "paired by name" in err and "other" in err and "field_2" in err

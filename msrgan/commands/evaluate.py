@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 
 def register(sub) -> None:
     from msrgan.data.degrade import DEGRADATIONS
@@ -18,8 +20,18 @@ def register(sub) -> None:
     p.add_argument("--model", action="append", default=None, metavar="SOURCE",
                    help="pretrained generator: preset name, local folder, hf://owner/name or owner/name; repeat it "
                         "to compare several models in one table (each model's report goes to OUT/<n>_<name>/)")
-    p.add_argument("--data", required=True, metavar="DIR_OR_REPO",
-                   help="HR images: 'synthetic', an image folder, or a Hugging Face dataset (folder or owner/name)")
+    p.add_argument("--data", default=None, metavar="DIR_OR_REPO",
+                   help="HR images: 'synthetic', an image folder, or a Hugging Face dataset (folder or owner/name); "
+                        "LR images are made from them with --degradation")
+    p.add_argument("--lr", default=None, metavar="DIR",
+                   help="real LR acquisitions, scored instead of degraded HR images (with --hr; files paired by "
+                        "name, LR at 1/scale of HR)")
+    p.add_argument("--hr", default=None, metavar="DIR", help="the HR acquisitions paired with --lr")
+    p.add_argument("--channels", default=None, metavar="I,J,K",
+                   help="channel indices picked from every image, e.g. 1,3,0 (4-channel into RGB) or 0")
+    p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=None,
+                   help="run a single-channel model on each channel (default: when the model has one channel "
+                        "and the images more)")
     p.add_argument("--degradation", default="bicubic", choices=tuple(DEGRADATIONS),
                    help="how the LR images are made (default bicubic)")
     p.add_argument("--degradation-param", action="append", default=None, metavar="KEY=VALUE",
@@ -54,6 +66,10 @@ def run(args) -> int:
     from msrgan.inference import load_generator
     from msrgan.models.channels import default_model
 
+    if (args.lr is None) != (args.hr is None):
+        raise ValueError("--lr and --hr go together: the LR and HR folders of real paired acquisitions")
+    if (args.data is None) == (args.lr is None):
+        raise ValueError("give either --data (HR images, LR made by --degradation) or --lr and --hr (real pairs)")
     specs = args.model or [default_model(3)]
     models = [load_generator(spec) for spec in specs]
     for spec, model in zip(specs, models):
@@ -64,20 +80,33 @@ def run(args) -> int:
                          + ", ".join(f"{s}: x{m.scale}, {m.channels} ch" for s, m in zip(specs, models))
                          + "); compare models of one kind in one table")
     count = args.count
-    if args.data in ("synthetic", "varied") and count is None:
+    synthetic = args.data in ("synthetic", "varied")
+    if synthetic and count is None:
         count = 20
-    source = load_source(args.data, channels=int(models[0].channels), count=count, size=args.size, seed=args.seed,
-                         bit_depth=args.bit_depth, split=args.split)
+    lrs = None
+    if args.lr is not None:
+        from msrgan.evaluate import load_pairs
+
+        lrs, images, names = load_pairs(args.lr, args.hr)
+        if count is not None:
+            lrs, images, names = lrs[:count], images[:count], names[:count]
+        data_name = f"{args.lr} (LR) / {args.hr} (HR)"
+    else:
+        source = load_source(args.data, channels=int(models[0].channels) if synthetic and args.channels is None
+                             else None, count=count, size=args.size, seed=args.seed, bit_depth=args.bit_depth,
+                             split=args.split)
+        images, names, data_name = source.images, source.names, str(args.data)
     params = _key_values(args.degradation_param, "--degradation-param")
     out = Path(args.output)
     results = []
     for i, (spec, model) in enumerate(zip(specs, models)):
         folder = out if len(models) == 1 else out / f"{i + 1}_{Path(str(spec)).name or 'model'}"
-        results.append(evaluate(model, source.images, names=source.names, degradation=args.degradation,
+        results.append(evaluate(model, images, names=names, lr_images=lrs, channels_map=args.channels,
+                                per_channel=args.per_channel, degradation=args.degradation,
                                 degradation_params=params, seed=args.seed, normalization=args.normalization,
                                 nucleus_channel=args.nucleus_channel, min_distance=args.min_distance,
                                 out_dir=folder, overwrite=args.overwrite, figures=not args.no_figures,
-                                tile=args.tile, model_name=str(spec), data_name=str(args.data)))
+                                tile=args.tile, model_name=str(spec), data_name=data_name))
     table = models_table(results, [str(s) for s in specs])
     print(table)
     if len(models) > 1:
