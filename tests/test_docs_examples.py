@@ -147,6 +147,13 @@ RUN: dict[tuple[str, str], Run] = {
     ("docs/inference.md", "msrgan evaluate --model runs/demo/msrgan --data synthetic --count 20 --seed 1000 -o "
                           "runs/demo/eval"): Run(
         subs=(("--count 20", "--count 2 --size 64"), ("--count 12", "--count 2 --size 64")), why="smaller counts"),
+    ("docs/inference.md", "msrgan upscale zstack.tif -o upscaled/"): AS_WRITTEN,
+    ("docs/inference.md", "msrgan upscale cells.ome.tif -o upscaled/"): AS_WRITTEN,
+    ("docs/inference.md", "msrgan export bioimageio msrgan-x4-gray -o msrgan-x4-gray.zip"): Run(
+        subs=(("-o msrgan-x4-gray.zip", "-o msrgan-x4-gray.zip --no-test"),),
+        why="bioimageio.core's test run is tests/test_bioimageio.py's; bioimageio.spec still validates here"),
+    ("docs/inference.md", "msrgan evaluate --model msrgan-x4-gray --lr pairs/lr --hr pairs/hr -o eval/pairs"):
+        AS_WRITTEN,
     # ------------------------------------------------------------------------------ docs/publishing.md
     ("docs/publishing.md", "import zoo, msrgan // g = zoo.create(\"msrgan-x4-small\")            # or the generator "
                            "you trained"): AS_WRITTEN,
@@ -448,6 +455,27 @@ def prepare_inference(work: Path, models: dict[str, Path]) -> None:
     shutil.copytree(models["rgb"], work / "runs/demo/msrgan")
     _write_fields(work / "acquisitions", 2, channels=4, bit_depth=16, names=["field1.tif", "field2_w1.tif"])
     _write_fields(work, 1, channels=4, bit_depth=16, names=["plate1_A01_field3.tif"])
+    _write_stacks(work)
+
+
+def _write_stacks(work: Path) -> None:
+    """An ImageJ z-stack, an OME-TIFF and real LR/HR pairs (block means as the LR acquisitions)."""
+    import numpy as np
+    import tifffile
+
+    from msrgan.data.io import write_image
+    from msrgan.data.synthetic import synthesize_dataset
+
+    planes = np.stack([im[..., 0] for im in synthesize_dataset(3, seed=3, size=32, channels=1, bit_depth=16)[0]])
+    tifffile.imwrite(work / "zstack.tif", planes, imagej=True, resolution=(1 / 0.65, 1 / 0.65),
+                     metadata={"axes": "ZYX", "unit": "um", "spacing": 2.0})
+    tifffile.imwrite(work / "cells.ome.tif", planes[:2, None].repeat(2, axis=1), ome=True,
+                     metadata={"axes": "ZCYX", "PhysicalSizeX": 0.65, "PhysicalSizeY": 0.65,
+                               "Channel": {"Name": ["DAPI", "GFP"]}})
+    for i, hr in enumerate(synthesize_dataset(2, seed=4, size=64, channels=1, bit_depth=16)[0]):
+        write_image(work / "pairs" / "hr" / f"field{i}.tif", hr)
+        lr = hr.reshape(16, 4, 16, 4).mean(axis=(1, 3)).astype(np.uint16)
+        write_image(work / "pairs" / "lr" / f"field{i}.tif", lr)
 
 
 def prepare_training(work: Path, models: dict[str, Path]) -> None:
