@@ -82,10 +82,89 @@ def _fmt(value: Any) -> str:
 def _datasets(meta: Mapping[str, Any]) -> list[str]:
     out = []
     for section in ("training", "evaluation"):
-        name = (meta.get(section) or {}).get("dataset")
-        if isinstance(name, str) and _HUB_ID.match(name) and name not in out:
-            out.append(name)
+        sec = meta.get(section) or {}
+        data = sec.get("data")
+        for name in (sec.get("dataset"), data.get("spec") if isinstance(data, Mapping) else data):
+            if isinstance(name, str) and _HUB_ID.match(name) and name not in out:
+                out.append(name)
     return out
+
+
+BASELINE_PREFIX = "bicubic_"  # metadata["metrics"] keys of the bicubic baseline: bicubic_psnr, bicubic_ssim
+_SYNTHETIC = {
+    "synthetic": ("msrgan-synthetic-hcs", "synthetic HCS fields (msrgan.data.synthetic)"),
+    "varied": ("msrgan-varied-hcs", "synthetic HCS fields through a randomised microscope (msrgan.data.varied)"),
+}
+
+
+def evaluation_dataset(meta: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(dataset id, dataset name)`` the metrics were measured on, or None when not recorded.
+
+    A Hub dataset id is both; synthetic data is named with its seed (``"synthetic HCS fields
+    (msrgan.data.synthetic), seed 0"``); a local folder by its name. Looks at
+    ``evaluation.dataset``, ``evaluation.data``, then the training data.
+    """
+    evaluation = meta.get("evaluation") or {}
+    training = meta.get("training") or {}
+    data = training.get("data")
+    candidates = [evaluation.get("dataset"), evaluation.get("data"), training.get("dataset"),
+                  data.get("spec") if isinstance(data, Mapping) else data]
+    spec = next((c for c in candidates if isinstance(c, str) and c), None)
+    if spec is None:
+        return None
+    if spec in _SYNTHETIC:
+        kind, name = _SYNTHETIC[spec]
+        seed = evaluation.get("seed", training.get("seed"))
+        return kind, name + (f", seed {seed}" if seed is not None else "")
+    if _HUB_ID.match(spec):
+        return spec, spec
+    return spec, spec
+
+
+def card_data(config: Mapping[str, Any]):
+    """The card's front matter as a ``huggingface_hub.ModelCardData``.
+
+    ``library_name`` is ``keras`` (a library the Hub knows and lists; the card body shows how to
+    load the folder, since the Hub's own Keras snippet is for ``.keras`` files); ``tags`` include
+    ``msrgan``. The model's own metrics and the bicubic baseline's (``bicubic_*`` keys of
+    ``metadata["metrics"]``) are separate ``EvalResult``s, the baseline's with
+    ``metric_config="bicubic"``; ``metrics`` lists the model's own only.
+
+    Args:
+        config: The parsed ``config.json``.
+    """
+    from huggingface_hub import ModelCardData
+
+    meta = config.get("metadata") or {}
+    kind = _kind(config["class_name"])
+    tags = list(BASE_TAGS) + [t for t in kind["tags"] if t not in BASE_TAGS]
+    if "scale" in meta:
+        tags.append(f"x{meta['scale']}")
+    fields: dict[str, Any] = {"library_name": "keras", "license": meta.get("license", LICENSE), "tags": tags}
+    if kind["task"]:
+        fields["pipeline_tag"] = kind["task"]
+    datasets = _datasets(meta)
+    if datasets:
+        fields["datasets"] = datasets
+    metrics = dict(meta.get("metrics") or {})
+    own = {k: v for k, v in metrics.items() if not k.startswith(BASELINE_PREFIX)}
+    baseline = {k[len(BASELINE_PREFIX):]: v for k, v in metrics.items() if k.startswith(BASELINE_PREFIX)}
+    if metrics:
+        evaluation = meta.get("evaluation") or {}
+        dataset_type, dataset_name = evaluation_dataset(meta) or ("unrecorded", "not recorded")
+        common = dict(task_type=kind["task"] or "other",
+                      task_name=kind["task_name"] + (f" x{meta['scale']}" if "scale" in meta else ""),
+                      dataset_name=dataset_name, dataset_type=dataset_type, dataset_split=evaluation.get("split"))
+        results = cards.eval_results(metrics=own, metric_names=METRIC_NAMES, **common)
+        results += cards.eval_results(metrics=baseline, metric_config="bicubic",
+                                      metric_names={k: f"{METRIC_NAMES.get(k, k)}, bicubic baseline"
+                                                    for k in baseline}, **common)
+        fields["eval_results"] = results
+        preset = (meta.get("preset") or {}).get("name")
+        fields["model_name"] = preset or config.get("zoo_name") or config["class_name"]
+        if own:
+            fields["metrics"] = list(own)
+    return ModelCardData(**fields)
 
 
 def front_matter(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,32 +174,9 @@ def front_matter(config: Mapping[str, Any]) -> dict[str, Any]:
         config: The parsed ``config.json``.
 
     Returns:
-        The front matter; ``metrics``/``model-index`` only when ``metadata["metrics"]`` exists.
+        ``card_data(config).to_dict()``; ``metrics``/``model-index`` only when ``metadata["metrics"]`` exists.
     """
-    meta = config.get("metadata") or {}
-    kind = _kind(config["class_name"])
-    tags = list(BASE_TAGS) + [t for t in kind["tags"] if t not in BASE_TAGS]
-    if "scale" in meta:
-        tags.append(f"x{meta['scale']}")
-    front: dict[str, Any] = {"library_name": "msrgan", "license": meta.get("license", LICENSE), "tags": tags}
-    if kind["task"]:
-        front["pipeline_tag"] = kind["task"]
-    datasets = _datasets(meta)
-    if datasets:
-        front["datasets"] = datasets
-    metrics = meta.get("metrics") or {}
-    if metrics:
-        front["metrics"] = list(metrics)
-        evaluation = meta.get("evaluation") or {}
-        dataset = evaluation.get("dataset") or (meta.get("training") or {}).get("dataset") or "unspecified"
-        front["model-index"] = cards.model_index(
-            config.get("zoo_name") or config["class_name"],
-            task_type=kind["task"] or "other", task_name=kind["task_name"]
-            + (f" x{meta['scale']}" if "scale" in meta else ""),
-            dataset_name=str(dataset), dataset_type=str(dataset), metrics=metrics,
-            metric_names=METRIC_NAMES, dataset_split=evaluation.get("split"),
-        )
-    return front
+    return card_data(config).to_dict()
 
 
 def _architecture(config: Mapping[str, Any]) -> str:
@@ -182,10 +238,21 @@ def _evaluation(meta: Mapping[str, Any]) -> str:
         return "No evaluation recorded.\n"
     evaluation = meta.get("evaluation") or {}
     where = ", ".join(f"{k}: {_fmt(v)}" for k, v in evaluation.items()) or "dataset not recorded"
+    dataset = evaluation_dataset(meta)
+    named = f"Dataset: {dataset[1]}.\n\n" if dataset else ""
+
+    def name(key: str) -> str:
+        if key.startswith(BASELINE_PREFIX):
+            plain = key[len(BASELINE_PREFIX):]
+            return f"{METRIC_NAMES.get(plain, plain)}, bicubic baseline"
+        return METRIC_NAMES.get(key, key)
+
+    order = sorted(metrics, key=lambda k: k.startswith(BASELINE_PREFIX))  # the model's own first
     rows = "".join(
-        f"| {METRIC_NAMES.get(k, k)} | {_fmt(v)} | {METRIC_CONVENTIONS.get(k, '')} |\n" for k, v in metrics.items()
+        f"| {name(k)} | {_fmt(metrics[k])} | {METRIC_CONVENTIONS.get(k.removeprefix(BASELINE_PREFIX), '')} |\n"
+        for k in order
     )
-    return f"On {where}.\n\n| Metric | Value | Convention |\n|---|---|---|\n{rows}"
+    return f"{named}On {where}.\n\n| Metric | Value | Convention |\n|---|---|---|\n{rows}"
 
 
 def _usage(config: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
@@ -212,6 +279,9 @@ def _usage(config: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
         "x, norm = normalize(image)                             # (H, W, C) image -> float32 in [0, 1]\n"
         f"{call}"
         "```\n\n"
+        "The card lists `library_name: keras` so that the Hub shows the model among Keras models; "
+        "its generic Keras snippet (`keras.saving.load_model`) is for `.keras` files and does not apply "
+        "here: load this folder with `zoo.from_pretrained` as above.\n\n"
         "Pin a version with `revision=\"<commit sha or tag>\"`. With `HF_HUB_OFFLINE=1` a model loaded "
         "once before comes from the Hub cache. Loading runs no code from the repository: the class named "
         "in `config.json` must be one the zoo registers, and the weights are plain safetensors.\n"
@@ -287,4 +357,4 @@ def model_card(config: Mapping[str, Any]) -> str:
         "- `model.safetensors`: float32 weights keyed by layer path (backend independent).\n"
         "- `README.md`: this card.\n"
     )
-    return cards.render(front_matter(config), body)
+    return cards.render(card_data(config), body)

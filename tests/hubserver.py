@@ -62,6 +62,8 @@ Failures on demand, for tests of error handling (set them on the ``LocalHub`` ob
   answered ``401`` with the Hub's ``Invalid credentials in Authorization header`` message;
 - ``fail_lfs_uploads``: when True, ``PUT /lfs-objects/{oid}`` is answered ``403`` (the storage refused
   the upload, as an expired pre-signed URL is), so the client's LFS upload fails.
+- ``break_downloads``: a set of file names; ``GET .../resolve/{rev}/{path}`` of a file of that name
+  sends half of the body, then drops the connection (a network failure during a download).
 """
 
 from __future__ import annotations
@@ -242,6 +244,7 @@ class LocalHub:
         self.debug = bool(os.environ.get("LOCALHUB_DEBUG"))
         self.rejected_tokens: set[str] = set()  # requests with one of these tokens get a 401
         self.fail_lfs_uploads = False  # when True, LFS object uploads get a 403
+        self.break_downloads: set[str] = set()  # file names whose GET /resolve sends half, then drops the connection
         hub = self
 
         class Handler(_Handler):
@@ -949,6 +952,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._status = status
         if self.command == "GET":
             view = memoryview(data)[start:end]
+            if path.rsplit("/", 1)[-1] in hub.break_downloads:  # a network failure in mid-transfer
+                self.wfile.write(view[: len(view) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             for i in range(0, len(view), 1 << 20):
                 self.wfile.write(view[i : i + (1 << 20)])
 

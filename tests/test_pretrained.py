@@ -194,7 +194,7 @@ def test_card_front_matter_parses_and_its_metrics_match_config(saved):
     assert text.startswith("---\n")
     front = yaml.safe_load(text.split("---\n")[1])
     config = json.loads((folder / "config.json").read_text())
-    assert front["library_name"] == "msrgan" and front["license"] == "apache-2.0"
+    assert front["library_name"] == "keras" and front["license"] == "apache-2.0" and "msrgan" in front["tags"]
     assert {"microscopy", "super-resolution", "keras"} <= set(front["tags"])
     assert front["datasets"] == ["lab/hcs-fields"]
     assert front["metrics"] == ["psnr", "ssim"]

@@ -10,9 +10,13 @@ Everything goes through ``huggingface_hub`` as configured by the environment:
 Tokens are handed to ``huggingface_hub`` and nowhere else: they are never printed, logged or put
 in an error message (messages from the Hub go through :func:`redact`, just in case).
 
-Failures are one-line errors: what the Hub answers (a rejected token, a missing repository, a
-refused upload) and a Hub that cannot be reached become ``ValueError``/``FileNotFoundError`` naming
-the repository and the endpoint (see :func:`errors`). When the Hub cannot be reached but the
+Failures are one-line errors naming the repository and the endpoint (see :func:`errors`). What
+the Hub answers keeps ``huggingface_hub``'s own exception class, so ``except
+RepositoryNotFoundError`` / ``RevisionNotFoundError`` / ``HfHubHTTPError`` work as with any Hugging
+Face library; the class raised also derives from the builtin one the zoo has always raised
+(``FileNotFoundError`` for a missing repository, revision or cached copy when loading, ``ValueError``
+for a refused push), so older ``except`` clauses keep working (see :func:`hub_error`). A Hub that
+cannot be reached is a ``ValueError`` (also a ``ConnectionError``). When the Hub cannot be reached but the
 revision asked for is in the cache, :func:`snapshot` serves the cached copy and says so with a
 ``UserWarning`` naming the repository, the revision and the commit used.
 
@@ -111,6 +115,44 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+_MIXED: dict[tuple[type, type], type] = {}
+
+
+def hub_error(cls: type[BaseException], message: str, *, base: type[BaseException],
+              cause: BaseException | None = None) -> BaseException:
+    """An exception of ``huggingface_hub``'s class ``cls`` that is also a ``base`` (builtin) exception.
+
+    ``except RepositoryNotFoundError`` (the Hugging Face way) and ``except FileNotFoundError`` (what
+    the zoo raised before) both catch it. It carries ``message`` (one line, never a token) and, for
+    HTTP errors, the response and server message of ``cause``. Its class reads as ``cls`` in a
+    traceback.
+
+    Example:
+        >>> from huggingface_hub.errors import LocalEntryNotFoundError
+        >>> e = hub_error(LocalEntryNotFoundError, "lab/x is not cached", base=FileNotFoundError)
+        >>> isinstance(e, LocalEntryNotFoundError), isinstance(e, FileNotFoundError), str(e)
+        (True, True, 'lab/x is not cached')
+    """
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if issubclass(cls, base):
+        mixed = cls
+    else:
+        mixed = _MIXED.get((cls, base))
+        if mixed is None:
+            mixed = type(cls.__name__, (cls, base), {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+            _MIXED[(cls, base)] = mixed
+    response = getattr(cause, "response", None)
+    if issubclass(mixed, HfHubHTTPError):
+        if response is None:  # an HTTP error class without a response (built by hand): keep the message
+            exc = OSError.__new__(mixed, message)
+            OSError.__init__(exc, message)
+            exc.response, exc.request, exc.request_id, exc.server_message = None, None, None, None
+            return exc
+        return mixed(message, response=response, server_message=getattr(cause, "server_message", None))
+    return mixed(message)
+
+
 def _reason(exc: BaseException) -> str:
     """One line saying why a call to the Hub failed (never a URL: pre-signed upload URLs carry secrets)."""
     from huggingface_hub.errors import HfHubHTTPError
@@ -133,10 +175,15 @@ def _reason(exc: BaseException) -> str:
 def errors(action: str, *, token: str | None = None) -> Iterator[None]:
     """Turns a failed Hub call inside the block into one ``ValueError`` line that never holds a token.
 
-    Covers what the Hub answers (a rejected token, a refused commit, a server error), a Hub that
-    cannot be reached (connection refused, DNS, timeout), a failed LFS upload (the client's
-    ``RuntimeError: Error while uploading ...``) and offline mode. The message reads
-    ``"<action> at <endpoint> failed: <reason>"``. Other exceptions pass through unchanged.
+    Covers what the Hub answers (a rejected token, a missing repository or branch, a refused commit,
+    a server error), a Hub that cannot be reached (connection refused, DNS, timeout), a failed LFS
+    upload (the client's ``RuntimeError: Error while uploading ...``) and offline mode. The message
+    reads ``"<action> at <endpoint> failed: <reason>"``. An answer of the Hub is raised as
+    ``huggingface_hub``'s own class (``RepositoryNotFoundError``, ``RevisionNotFoundError``,
+    ``HfHubHTTPError``...) that is also a ``ValueError`` (see :func:`hub_error`); a Hub that cannot
+    be reached as :class:`HubUnreachableError` (a ``ValueError`` and a ``ConnectionError``); offline
+    mode as ``huggingface_hub``'s ``OfflineModeIsEnabled`` (also a ``ValueError``). Other
+    exceptions pass through unchanged.
 
     Example:
         >>> with errors("Pushing to lab/x4"):                     # doctest: +SKIP
@@ -148,13 +195,34 @@ def errors(action: str, *, token: str | None = None) -> Iterator[None]:
     try:
         yield
     except OfflineModeIsEnabled:
-        raise ValueError(f"HF_HUB_OFFLINE=1: {action} needs the Hub; unset HF_HUB_OFFLINE to reach it") from None
+        raise hub_error(OfflineModeIsEnabled, f"HF_HUB_OFFLINE=1: {action} needs the Hub; unset HF_HUB_OFFLINE "
+                        "to reach it", base=ValueError) from None
     except failures as exc:
-        raise ValueError(redact(f"{action} at {endpoint()} failed: {_reason(exc)}", token)) from None
+        raise _failed(action, exc, token) from None
     except RuntimeError as exc:
         if not isinstance(exc.__cause__, failures):
             raise
-        raise ValueError(redact(f"{action} at {endpoint()} failed: {_reason(exc)}", token)) from None
+        raise _failed(action, exc, token) from None
+
+
+class HubUnreachableError(ConnectionError, ValueError):
+    """The Hub could not be reached (connection refused, DNS, timeout) or a transfer broke off."""
+
+
+def _failed(action: str, exc: BaseException, token: str | None) -> BaseException:
+    """The one-line error for ``exc`` raised inside :func:`errors`, keeping the Hub's exception class."""
+    from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
+
+    message = redact(f"{action} at {endpoint()} failed: {_reason(exc)}", token)
+    if isinstance(exc, RevisionNotFoundError):
+        message += "; the branch or revision does not exist (create a branch with HfApi().create_branch)"
+    if isinstance(exc, HfHubHTTPError):
+        return hub_error(type(exc), message, base=ValueError, cause=exc)
+    if isinstance(exc.__cause__, HfHubHTTPError):
+        return hub_error(type(exc.__cause__), message, base=ValueError, cause=exc.__cause__)
+    if isinstance(exc, _transport_errors()) or isinstance(exc.__cause__, _transport_errors()):
+        return HubUnreachableError(message)
+    return ValueError(message)
 
 
 def _unreachable(repo_id: str, revision: str | None, repo_type: str, token: str | None) -> str | None:
@@ -179,7 +247,9 @@ def _unreachable(repo_id: str, revision: str | None, repo_type: str, token: str 
 
 
 def snapshot(source: str, revision: str | None = None, *, repo_type: str = "model",
-             allow_patterns: Sequence[str] | None = None, token: str | None = None) -> Snapshot:
+             allow_patterns: Sequence[str] | None = None, token: str | None = None,
+             cache_dir: str | os.PathLike | None = None, force_download: bool = False,
+             local_files_only: bool = False) -> Snapshot:
     """Downloads (or finds in the cache) a repository snapshot.
 
     Args:
@@ -188,14 +258,22 @@ def snapshot(source: str, revision: str | None = None, *, repo_type: str = "mode
         repo_type: ``"model"`` or ``"dataset"``.
         allow_patterns: Only download files matching these patterns.
         token: Hub token; ``HF_TOKEN`` (or the stored login) when None.
+        cache_dir: The Hub cache to use (default ``HF_HUB_CACHE``).
+        force_download: Download the files again even when cached. The cache is replaced file by
+            file, each only once it arrived whole (``huggingface_hub`` downloads to a temporary
+            file), so an interrupted download leaves the cached copy usable.
+        local_files_only: Use the cache only, never the network (as ``HF_HUB_OFFLINE=1`` does).
 
     Returns:
         A :class:`Snapshot` (folder, repo id, revision and resolved commit).
 
     Raises:
-        FileNotFoundError: The repository or revision does not exist, or (offline or with the Hub
-            unreachable) is not cached.
-        ValueError: A malformed repository id, or another error answered by the Hub.
+        RepositoryNotFoundError / RevisionNotFoundError (``huggingface_hub``'s, also
+            ``FileNotFoundError``): The repository or revision does not exist.
+        LocalEntryNotFoundError (also ``FileNotFoundError``): Offline, ``local_files_only`` or with
+            the Hub unreachable, the snapshot is not in the cache.
+        HfHubHTTPError (also ``ValueError``): Another error answered by the Hub.
+        ValueError: A malformed repository id.
 
     Warns:
         UserWarning: The Hub cannot be reached and the cached copy is served; the message names the
@@ -213,36 +291,43 @@ def snapshot(source: str, revision: str | None = None, *, repo_type: str = "mode
 
     repo_id = parse_repo_id(source)
     where = repo_id + (f" at revision {revision!r}" if revision else "")
+    cache = os.fspath(cache_dir) if cache_dir is not None else None
+    offline = is_offline() or local_files_only
     unreachable = None
     try:
-        if not is_offline() and not _COMMIT_SHA.match(revision or ""):  # a commit sha is the same everywhere
+        if not offline and not _COMMIT_SHA.match(revision or ""):  # a commit sha is the same everywhere
             unreachable = _unreachable(repo_id, revision, repo_type, token)
         folder = snapshot_download(repo_id, revision=revision, repo_type=repo_type, token=token,
                                    allow_patterns=list(allow_patterns) if allow_patterns else None,
-                                   local_files_only=unreachable is not None)
-    except RevisionNotFoundError:
-        raise FileNotFoundError(f"Hub repository {repo_id!r} has no revision {revision!r} (at {endpoint()})") from None
-    except RepositoryNotFoundError:
-        raise FileNotFoundError(
-            f"Hub repository {repo_id!r} was not found at {endpoint()} (or it is private and the token "
-            f"has no access to it)"
-        ) from None
+                                   cache_dir=cache, force_download=force_download and unreachable is None,
+                                   local_files_only=offline or unreachable is not None)
+    except RevisionNotFoundError as exc:
+        raise hub_error(RevisionNotFoundError, f"Hub repository {repo_id!r} has no revision {revision!r} "
+                        f"(at {endpoint()}); check the branch, tag or commit sha", base=FileNotFoundError,
+                        cause=exc) from None
+    except RepositoryNotFoundError as exc:
+        raise hub_error(RepositoryNotFoundError, f"Hub repository {repo_id!r} was not found at {endpoint()} (or it "
+                        "is private and the token has no access to it)", base=FileNotFoundError, cause=exc) from None
     except IncompleteSnapshotError:
-        raise FileNotFoundError(
-            f"The cached copy of {where} is incomplete and the Hub cannot be reached; download it again online"
-        ) from None
+        raise hub_error(LocalEntryNotFoundError, f"The cached copy of {where} is incomplete and the Hub cannot be "
+                        "reached; download it again online", base=FileNotFoundError) from None
     except LocalEntryNotFoundError:
-        if is_offline():
-            raise FileNotFoundError(
-                f"HF_HUB_OFFLINE=1 and {where} is not in the Hub cache ({_cache_dir()}); "
-                f"load it once with the Hub reachable (or run `msrgan pull`) before working offline"
-            ) from None
-        raise FileNotFoundError(
-            f"{where} is not in the Hub cache ({_cache_dir()}) and the Hub at {endpoint()} cannot be reached"
-            + (f" ({unreachable})" if unreachable else "")
-        ) from None
+        if local_files_only:
+            message = (f"local_files_only=True and {where} is not in the Hub cache ({cache or _cache_dir()}); "
+                       "load it once without local_files_only (or run `msrgan pull`) first")
+        elif is_offline():
+            message = (f"HF_HUB_OFFLINE=1 and {where} is not in the Hub cache ({cache or _cache_dir()}); "
+                       "load it once with the Hub reachable (or run `msrgan pull`) before working offline")
+        else:
+            message = (f"{where} is not in the Hub cache ({cache or _cache_dir()}) and the Hub at {endpoint()} "
+                       "cannot be reached" + (f" ({unreachable})" if unreachable else ""))
+        raise hub_error(LocalEntryNotFoundError, message, base=FileNotFoundError) from None
     except HfHubHTTPError as exc:
-        raise ValueError(redact(f"The Hub at {endpoint()} refused {where}: {_reason(exc)}", token)) from None
+        raise hub_error(type(exc), redact(f"The Hub at {endpoint()} refused {where}: {_reason(exc)}", token),
+                        base=ValueError, cause=exc) from None
+    except _transport_errors() as exc:  # the Hub answered, then a download broke off
+        raise HubUnreachableError(redact(f"Downloading {where} from {endpoint()} failed: {_reason(exc)}; the "
+                                         "cached copy, if any, is unchanged", token)) from None
     snap = Snapshot(Path(folder), repo_id, revision, Path(folder).name)
     if unreachable is not None:
         warnings.warn(
@@ -259,40 +344,58 @@ def download(source: str, revision: str | None = None, *, repo_type: str = "mode
     return snapshot(source, revision, repo_type=repo_type, allow_patterns=allow_patterns, token=token).folder
 
 
-def upload(folder: str | os.PathLike, repo_id: str, *, private: bool = False, token: str | None = None,
-           commit_message: str = "Upload with zoo", repo_type: str = "model",
-           allow_patterns: Sequence[str] | None = None) -> str:
-    """Creates ``repo_id`` if needed and uploads ``folder`` as one commit.
+def _patterns(value: str | Sequence[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+def upload(folder: str | os.PathLike, repo_id: str, *, private: bool | None = None, token: str | None = None,
+           commit_message: str = "Upload with zoo", repo_type: str = "model", branch: str | None = None,
+           create_pr: bool | None = None, allow_patterns: str | Sequence[str] | None = None,
+           ignore_patterns: str | Sequence[str] | None = None,
+           delete_patterns: str | Sequence[str] | None = None):
+    """Creates ``repo_id`` if needed and uploads ``folder`` as one commit (``HfApi.upload_folder``).
 
     Args:
         folder: Local folder to upload.
         repo_id: ``owner/name`` (or ``hf://owner/name``).
-        private: Create the repository private (an existing repository keeps its visibility).
+        private: Visibility of a repository created here (``None``: the Hub's default, public
+            unless the organization's default is private); an existing repository keeps its own.
         token: Hub token with write access; ``HF_TOKEN`` (or the stored login) when None.
         commit_message: The commit's title.
         repo_type: ``"model"`` or ``"dataset"``.
-        allow_patterns: Only upload files matching these patterns.
+        branch: The branch to commit to (default ``main``); it must exist.
+        create_pr: Open a pull request from the commit instead of moving the branch.
+        allow_patterns, ignore_patterns: Only upload files matching / not matching these patterns.
+        delete_patterns: Delete remote files matching these patterns in the same commit.
 
     Returns:
-        The URL of the new commit.
+        ``huggingface_hub``'s ``CommitInfo``: a ``str``, the URL of the new commit, with ``.oid``
+        (the commit sha) and, with ``create_pr``, ``.pr_url`` and ``.pr_num``.
 
     Raises:
-        ValueError: Offline mode, a malformed id, an error answered by the Hub (e.g. a rejected token),
-            a Hub that cannot be reached or a failed upload: one line, never containing the token
-            (see :func:`errors`).
+        RevisionNotFoundError (also ``ValueError``): ``branch`` does not exist.
+        ValueError: Offline mode, a malformed id, another error answered by the Hub (e.g. a rejected
+            token, raised as ``huggingface_hub``'s class), a Hub that cannot be reached or a failed
+            upload: one line, never containing the token (see :func:`errors`).
     """
     from huggingface_hub import HfApi
 
     repo_id = parse_repo_id(repo_id)
     if is_offline():
-        raise ValueError(f"HF_HUB_OFFLINE=1: cannot push to {repo_id}; unset it to reach the Hub")
+        from huggingface_hub.errors import OfflineModeIsEnabled
+
+        raise hub_error(OfflineModeIsEnabled, f"HF_HUB_OFFLINE=1: cannot push to {repo_id}; unset it to reach the Hub",
+                        base=ValueError)
     api = HfApi(token=token)
-    with errors(f"Pushing to {repo_id}", token=token):
+    where = repo_id + (f" (branch {branch!r})" if branch else "")
+    with errors(f"Pushing to {where}", token=token):
         api.create_repo(repo_id, private=private, exist_ok=True, repo_type=repo_type)
-        info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type,
-                                 commit_message=commit_message,
-                                 allow_patterns=list(allow_patterns) if allow_patterns else None)
-    return str(getattr(info, "commit_url", None) or info)
+        return api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type,
+                                 commit_message=commit_message, revision=branch, create_pr=create_pr,
+                                 allow_patterns=_patterns(allow_patterns), ignore_patterns=_patterns(ignore_patterns),
+                                 delete_patterns=_patterns(delete_patterns))
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:

@@ -259,8 +259,11 @@ def _jsonable(value: Any, where: str) -> Any:
 def build_config(model, *, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The ``config.json`` content for ``model`` (without the ``weights`` entry).
 
-    ``metadata`` is merged over the model's own ``pretrained_metadata()``. Its ``"metrics"``
-    entry, when present, must map metric names to finite numbers.
+    The metadata is, key by key: what the model was loaded with (``pretrained_config["metadata"]``
+    of a model from :func:`from_pretrained`: its training summary, evaluation and metrics are kept
+    through load then save or push), then the model's own ``pretrained_metadata()`` (facts of the
+    architecture), then ``metadata``. Its ``"metrics"`` entry, when present, must map metric names
+    to finite numbers.
     """
     import keras
 
@@ -269,6 +272,9 @@ def build_config(model, *, metadata: Mapping[str, Any] | None = None) -> dict[st
     if registered is not cls:
         raise ValueError(f"{cls.__module__}.{cls.__name__} is not built by any zoo entry; register it before saving")
     meta: dict[str, Any] = {}
+    loaded = getattr(model, "pretrained_config", None)
+    if isinstance(loaded, Mapping) and isinstance(loaded.get("metadata"), Mapping):
+        meta.update(loaded["metadata"])  # provenance of a loaded model
     if hasattr(model, "pretrained_metadata"):
         meta.update(model.pretrained_metadata())
     meta.update(metadata or {})
@@ -352,8 +358,9 @@ def _refuse_overwrite(out: Path, overwrite: bool) -> None:
 
 
 def save_pretrained(model, directory: str | os.PathLike, *, metadata: Mapping[str, Any] | None = None,
-                    card: str | None = None, overwrite: bool = False) -> Path:
-    """Writes ``model`` to ``directory`` in the pretrained format and returns the folder.
+                    card: str | None = None, overwrite: bool = False, push_to_hub: bool = False,
+                    repo_id: str | None = None, **push_kwargs):
+    """Writes ``model`` to ``directory`` in the pretrained format (and optionally pushes it).
 
     Each file is written to a temporary name first and renamed, so an interrupted save never
     leaves a file that looks whole (and a weights file that does not match ``config.json`` is
@@ -366,9 +373,13 @@ def save_pretrained(model, directory: str | os.PathLike, *, metadata: Mapping[st
             ``pretrained_metadata()``): e.g. ``{"training": {...}, "metrics": {"psnr": 31.2}}``.
         card: Model card text; by default the model's ``model_card(config)`` or a generic card.
         overwrite: Replace an existing ``config.json``/``model.safetensors``/``README.md``.
+        push_to_hub: Then upload the folder, as :func:`push_folder` does.
+        repo_id: The repository to push to (default: the folder's name, as in ``huggingface_hub``).
+        **push_kwargs: For :func:`push_folder` (``commit_message``, ``private``, ``token``,
+            ``branch``, ``create_pr``, ``allow_patterns``, ``ignore_patterns``, ``delete_patterns``).
 
     Returns:
-        The folder, as a ``Path``.
+        The folder, as a ``Path``; with ``push_to_hub``, the commit URL (``CommitInfo``) instead.
 
     Raises:
         FileExistsError: The folder already holds a pretrained model and ``overwrite`` is False.
@@ -380,6 +391,10 @@ def save_pretrained(model, directory: str | os.PathLike, *, metadata: Mapping[st
     from safetensors.numpy import save as st_save
 
     out = Path(directory)
+    if push_kwargs and not push_to_hub:
+        raise TypeError(f"save_pretrained got {', '.join(sorted(push_kwargs))} without push_to_hub=True")
+    if push_to_hub:
+        _check_push_kwargs(push_kwargs, "save_pretrained")
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} exists and is not a folder")
     _refuse_overwrite(out, overwrite)
@@ -394,14 +409,29 @@ def save_pretrained(model, directory: str | os.PathLike, *, metadata: Mapping[st
         "tensors": len(state),
         "parameters": int(sum(v.size for v in state.values())),
     }
+    text = json.dumps(config, indent=2, sort_keys=True) + "\n"
+    config = json.loads(text)  # the card is written from config.json as read back: the same card every time
     if card is None:
         card = model.model_card(config) if hasattr(model, "model_card") else generic_card(config)
     cards.parse(card)  # a card whose front matter does not parse is refused before anything is written
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / WEIGHTS_NAME, blob)
-    atomic_write_bytes(out / CONFIG_NAME, (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(out / CONFIG_NAME, text.encode())
     atomic_write_bytes(out / CARD_NAME, card.encode("utf-8"))
+    if push_to_hub:
+        return push_folder(out, repo_id or out.resolve().name, **push_kwargs)
     return out
+
+
+_PUSH_KWARGS = ("commit_message", "private", "token", "branch", "create_pr", "allow_patterns", "ignore_patterns",
+                "delete_patterns")
+
+
+def _check_push_kwargs(kwargs: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(kwargs) - set(_PUSH_KWARGS))
+    if unknown:
+        raise TypeError(f"{where} got unexpected keyword argument(s) {', '.join(unknown)}; "
+                        f"push_to_hub takes {', '.join(_PUSH_KWARGS)}")
 
 
 def generic_card(config: Mapping[str, Any]) -> str:
@@ -434,12 +464,15 @@ def _check_plain_config(value, where: Path, key: str = "config") -> None:
             _check_plain_config(v, where, f"{key}[{i}]")
 
 
-def load_folder(directory: str | os.PathLike, *, expected_class: type | None = None):
+def load_folder(directory: str | os.PathLike, *, expected_class: type | None = None,
+                overrides: Mapping[str, Any] | None = None):
     """Builds the model described by a local pretrained folder and loads its weights.
 
     Args:
         directory: A folder with ``config.json`` and ``model.safetensors``.
         expected_class: When given, the folder must hold an instance of this class.
+        overrides: Values that replace entries of the saved ``config`` (e.g. ``name``); each must
+            be a key of it, and the weights must still fit.
 
     Returns:
         The model, with ``zoo_name`` and ``pretrained_config`` (the parsed ``config.json``) set.
@@ -467,8 +500,16 @@ def load_folder(directory: str | os.PathLike, *, expected_class: type | None = N
     sha = (config.get("weights") or {}).get("sha256")
     state = read_weights(weights_path, sha256=sha if isinstance(sha, str) else None)
     _check_plain_config(config["config"], directory / CONFIG_NAME)
+    model_config = dict(config["config"])
+    if overrides:
+        unknown = sorted(set(overrides) - set(model_config))
+        if unknown:
+            raise TypeError(f"from_pretrained got unexpected keyword argument(s) {', '.join(unknown)}; the config "
+                            f"of this {name} takes {', '.join(sorted(model_config))}")
+        model_config.update(overrides)
+        config = {**config, "config": _jsonable(model_config, "config")}
     try:
-        model = cls.from_config(dict(config["config"]))
+        model = cls.from_config(model_config)
         _ensure_built(model)
     except Exception as exc:  # any failure to build from an untrusted config is the config's fault
         raise ValueError(f"{directory / CONFIG_NAME}: the config does not build a {name}: "
@@ -479,28 +520,42 @@ def load_folder(directory: str | os.PathLike, *, expected_class: type | None = N
     return model
 
 
-def from_pretrained(source: str | os.PathLike, revision: str | None = None, *, expected_class: type | None = None,
-                    token: str | None = None):
+def from_pretrained(source: str | os.PathLike, revision: str | None = None, *,
+                    cache_dir: str | os.PathLike | None = None, force_download: bool = False,
+                    token: str | None = None, local_files_only: bool = False,
+                    expected_class: type | None = None, **overrides):
     """Loads a model from a local folder, a preset name, ``hf://owner/name`` or ``owner/name``.
 
-    An existing local folder wins over a preset or Hub id of the same spelling; presets
-    (``zoo.list_presets()``) are bundled with their package and load with no network, after a
-    sha256 check of their weights. Hub snapshots are cached
-    (``HF_HUB_CACHE``); with ``HF_HUB_OFFLINE=1`` a cached snapshot is used without the network.
+    The arguments are ``huggingface_hub.ModelHubMixin.from_pretrained``'s. An existing local folder
+    wins over a preset or Hub id of the same spelling; presets (``zoo.list_presets()``) are bundled
+    with their package and load with no network, after a sha256 check of their weights. Hub
+    snapshots are cached (``HF_HUB_CACHE``); with ``HF_HUB_OFFLINE=1`` a cached snapshot is used
+    without the network. ``cache_dir``, ``force_download`` and ``local_files_only`` concern Hub
+    sources only (a local folder or preset is read as it is).
 
     Args:
         source: A local pretrained folder, a preset name, or a Hub repository id (with or without ``hf://``).
         revision: Branch, tag or commit sha for Hub sources (default branch when None).
-        expected_class: When given, the folder must hold an instance of this class.
+        cache_dir: The Hub cache folder (default ``HF_HUB_CACHE``).
+        force_download: Download again even if cached; an interrupted download leaves the cached
+            copy usable.
         token: Hub token for private repositories; ``HF_TOKEN`` when None.
+        local_files_only: Use the Hub cache only, never the network.
+        expected_class: When given, the folder must hold an instance of this class.
+        **overrides: Values replacing entries of the saved config (as ``model_kwargs`` in
+            ``huggingface_hub``), e.g. ``name="g2"``.
 
     Returns:
         The model, built from ``config.json`` with its weights loaded. Models from the Hub also
         carry ``pretrained_source = {"repo_id", "revision", "commit"}``, presets ``{"preset"}``.
 
     Raises:
-        FileNotFoundError: No such folder, repository, revision or file (or, offline, not cached).
+        FileNotFoundError: No such folder. A missing repository or revision is
+            ``huggingface_hub``'s ``RepositoryNotFoundError`` / ``RevisionNotFoundError``, and a
+            snapshot that is not cached (offline or ``local_files_only``) its
+            ``LocalEntryNotFoundError``; each is also a ``FileNotFoundError``.
         ValueError: Unregistered class, corrupted weights, or weights that do not fit the config.
+        TypeError: An override that is not a key of the saved config.
 
     Example:
         >>> g = zoo.from_pretrained("hf://lab/msrgan-x4", revision="v1.0")   # doctest: +SKIP
@@ -513,13 +568,13 @@ def from_pretrained(source: str | os.PathLike, revision: str | None = None, *, e
                 raise ValueError(f"revision={revision!r} applies to Hub repositories, not the local folder {local}")
             if not local.is_dir():
                 raise ValueError(f"{local} is a file; from_pretrained needs a pretrained folder or a Hub id")
-            return load_folder(local, expected_class=expected_class)
+            return load_folder(local, expected_class=expected_class, overrides=overrides)
         from zoo import presets
 
         if presets.is_preset(text):
             if revision is not None:
                 raise ValueError(f"revision={revision!r} applies to Hub repositories, not the bundled preset {text!r}")
-            model = load_folder(presets.preset_folder(text), expected_class=expected_class)
+            model = load_folder(presets.preset_folder(text), expected_class=expected_class, overrides=overrides)
             model.pretrained_source = {"preset": text}
             return model
         looks_local = (isinstance(source, os.PathLike) or text.startswith((".", "/", "~")) or "\\" in text
@@ -528,9 +583,10 @@ def from_pretrained(source: str | os.PathLike, revision: str | None = None, *, e
             raise FileNotFoundError(f"No pretrained folder at {text} (and it is not a Hub id of the form owner/name)")
     from zoo import hub
 
-    snap = hub.snapshot(text, revision=revision, allow_patterns=list(FILES), token=token)
+    snap = hub.snapshot(text, revision=revision, allow_patterns=list(FILES), token=token, cache_dir=cache_dir,
+                        force_download=force_download, local_files_only=local_files_only)
     _check_snapshot(snap)
-    model = load_folder(snap.folder, expected_class=expected_class)
+    model = load_folder(snap.folder, expected_class=expected_class, overrides=overrides)
     model.pretrained_source = {"repo_id": snap.repo_id, "revision": revision, "commit": snap.commit}
     return model
 
@@ -547,23 +603,31 @@ def _check_snapshot(snap) -> None:
 
 # ------------------------------------------------------------------------------------------- Hub
 
-def push_folder(directory: str | os.PathLike, repo_id: str, *, private: bool = False, token: str | None = None,
-                commit_message: str | None = None) -> str:
+def push_folder(directory: str | os.PathLike, repo_id: str, *, commit_message: str | None = None,
+                private: bool | None = None, token: str | None = None, branch: str | None = None,
+                create_pr: bool | None = None, allow_patterns: str | list[str] | None = None,
+                ignore_patterns: str | list[str] | None = None, delete_patterns: str | list[str] | None = None):
     """Checks a local pretrained folder and uploads its three files as one commit.
 
     The folder is loaded first (class, config, weights and shapes checked), so a broken folder
     is never published. A missing ``README.md`` is written from the model's card hook into the
-    upload (not into ``directory``). Other files in the folder are not uploaded.
+    upload (not into ``directory``). Other files in the folder are not uploaded. The keyword
+    arguments are ``huggingface_hub.ModelHubMixin.push_to_hub``'s.
 
     Args:
         directory: A pretrained folder (``save_pretrained``'s output).
         repo_id: ``owner/name``; created if needed.
-        private: Create the repository private.
-        token: Hub token with write access; ``HF_TOKEN`` when None. Never printed or logged.
         commit_message: Commit title; ``"Upload <zoo name or class>"`` by default.
+        private: Visibility of a repository created here; ``None``: the Hub's default.
+        token: Hub token with write access; ``HF_TOKEN`` when None. Never printed or logged.
+        branch: Branch to commit to (default ``main``); it must exist.
+        create_pr: Open a pull request with the commit instead of updating the branch.
+        allow_patterns, ignore_patterns: Upload only the files (of the three) matching / not matching.
+        delete_patterns: Remote files to delete in the same commit.
 
     Returns:
-        The URL of the new commit.
+        The commit URL: ``huggingface_hub``'s ``CommitInfo`` (a ``str``; ``.oid`` is the commit
+        sha, ``.pr_url`` the pull request with ``create_pr``).
 
     Example:
         >>> zoo.push_folder("runs/x4/generator", "lab/msrgan-x4")   # doctest: +SKIP
@@ -585,12 +649,14 @@ def push_folder(directory: str | os.PathLike, repo_id: str, *, private: bool = F
         else:
             text = model.model_card(config) if hasattr(model, "model_card") else generic_card(config)
             (Path(tmp) / CARD_NAME).write_text(text, encoding="utf-8")
-        return hub.upload(tmp, repo_id, private=private, token=token, commit_message=message,
-                          allow_patterns=list(FILES))
+        return hub.upload(tmp, repo_id, private=private, token=token, commit_message=message, branch=branch,
+                          create_pr=create_pr, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns,
+                          delete_patterns=delete_patterns)
 
 
 def pull_folder(source: str, directory: str | os.PathLike, *, revision: str | None = None,
-                overwrite: bool = False, token: str | None = None):
+                overwrite: bool = False, token: str | None = None, cache_dir: str | os.PathLike | None = None,
+                force_download: bool = False, local_files_only: bool = False):
     """Downloads a Hub model into a local pretrained folder, after checking that it loads.
 
     Args:
@@ -599,6 +665,7 @@ def pull_folder(source: str, directory: str | os.PathLike, *, revision: str | No
         revision: Branch, tag or commit sha (default branch when None).
         overwrite: Replace files of a pretrained model already in ``directory``.
         token: Hub token for private repositories; ``HF_TOKEN`` when None.
+        cache_dir, force_download, local_files_only: As for :func:`from_pretrained`.
 
     Returns:
         The ``zoo.hub.Snapshot`` that was copied (its ``commit`` is the resolved sha).
@@ -616,7 +683,8 @@ def pull_folder(source: str, directory: str | os.PathLike, *, revision: str | No
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} exists and is not a folder")
     _refuse_overwrite(out, overwrite)
-    snap = hub.snapshot(source, revision=revision, allow_patterns=list(FILES), token=token)
+    snap = hub.snapshot(source, revision=revision, allow_patterns=list(FILES), token=token, cache_dir=cache_dir,
+                        force_download=force_download, local_files_only=local_files_only)
     _check_snapshot(snap)
     load_folder(snap.folder)  # refuse to hand over a model that does not load
     out.mkdir(parents=True, exist_ok=True)
@@ -627,20 +695,32 @@ def pull_folder(source: str, directory: str | os.PathLike, *, revision: str | No
     return snap
 
 
-def push_to_hub(model, repo_id: str, *, private: bool = False, token: str | None = None,
-                commit_message: str | None = None, metadata: Mapping[str, Any] | None = None) -> str:
+def push_to_hub(model, repo_id: str, *, commit_message: str | None = None, private: bool | None = None,
+                token: str | None = None, branch: str | None = None, create_pr: bool | None = None,
+                allow_patterns: str | list[str] | None = None, ignore_patterns: str | list[str] | None = None,
+                delete_patterns: str | list[str] | None = None, metadata: Mapping[str, Any] | None = None):
     """Saves ``model`` in the pretrained format and uploads it as one commit.
+
+    The keyword arguments are ``huggingface_hub.ModelHubMixin.push_to_hub``'s, plus ``metadata``.
+    A model loaded with :func:`from_pretrained` keeps the metadata it was loaded with (training
+    summary, evaluation, metrics; see :func:`build_config`), so its card keeps its sections.
 
     Args:
         model: A model whose class is registered in the zoo.
         repo_id: ``owner/name`` (or ``hf://owner/name``); created if needed.
-        private: Create the repository private.
-        token: Hub token with write access; ``HF_TOKEN`` when None. Never printed or logged.
         commit_message: Commit title; ``"Upload <zoo name or class>"`` by default.
+        private: Visibility of a repository created here; ``None``: the Hub's default.
+        token: Hub token with write access; ``HF_TOKEN`` when None. Never printed or logged.
+        branch: Branch to commit to (default ``main``); it must exist (else
+            ``RevisionNotFoundError``).
+        create_pr: Open a pull request with the commit instead of updating the branch.
+        allow_patterns, ignore_patterns: Upload only the files (of the three) matching / not matching.
+        delete_patterns: Remote files to delete in the same commit.
         metadata: As for :func:`save_pretrained` (training summary, metrics).
 
     Returns:
-        The URL of the new commit (its last path part is the commit sha).
+        The URL of the new commit, as ``huggingface_hub``'s ``CommitInfo`` (a ``str``; its last
+        path part and ``.oid`` are the commit sha; ``.pr_url`` with ``create_pr``).
 
     Example:
         >>> url = g.push_to_hub("lab/msrgan-x4", metadata={"metrics": {"psnr": 31.2}})   # doctest: +SKIP
@@ -651,27 +731,39 @@ def push_to_hub(model, repo_id: str, *, private: bool = False, token: str | None
     message = commit_message or f"Upload {getattr(model, 'zoo_name', None) or type(model).__name__}"
     with tempfile.TemporaryDirectory(prefix="zoo-push-") as tmp:
         save_pretrained(model, tmp, metadata=metadata)
-        return hub.upload(tmp, repo_id, private=private, token=token, commit_message=message,
-                          allow_patterns=list(FILES))
+        return hub.upload(tmp, repo_id, private=private, token=token, commit_message=message, branch=branch,
+                          create_pr=create_pr, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns,
+                          delete_patterns=delete_patterns)
 
 
 class PretrainedMixin:
     """Adds ``save_pretrained`` / ``from_pretrained`` / ``push_to_hub`` to a Keras model class.
 
+    The three methods take the arguments of ``huggingface_hub.ModelHubMixin``'s (as
+    ``PyTorchModelHubMixin`` models do), plus ``metadata`` (and ``card``, ``overwrite``) for saving.
+
     Example:
         >>> g.save_pretrained("out/g"); Generator.from_pretrained("out/g")   # doctest: +SKIP
+        >>> g.save_pretrained("out/g", push_to_hub=True, repo_id="lab/g")   # doctest: +SKIP
     """
 
-    def save_pretrained(self, directory, *, metadata=None, overwrite=False):
+    def save_pretrained(self, save_directory, *, metadata=None, card=None, overwrite=False, push_to_hub=False,
+                        repo_id=None, **push_to_hub_kwargs):
         """See :func:`zoo.save_pretrained`."""
-        return save_pretrained(self, directory, metadata=metadata, overwrite=overwrite)
+        return save_pretrained(self, save_directory, metadata=metadata, card=card, overwrite=overwrite,
+                               push_to_hub=push_to_hub, repo_id=repo_id, **push_to_hub_kwargs)
 
     @classmethod
-    def from_pretrained(cls, source, revision=None, *, token=None):
+    def from_pretrained(cls, pretrained_model_name_or_path, *, force_download=False, token=None, cache_dir=None,
+                        local_files_only=False, revision=None, **model_kwargs):
         """See :func:`zoo.from_pretrained`; the folder must hold an instance of this class."""
-        return from_pretrained(source, revision=revision, expected_class=cls, token=token)
+        return from_pretrained(pretrained_model_name_or_path, revision=revision, cache_dir=cache_dir,
+                               force_download=force_download, token=token, local_files_only=local_files_only,
+                               expected_class=cls, **model_kwargs)
 
-    def push_to_hub(self, repo_id, private=False, token=None, commit_message=None, *, metadata=None):
-        """See :func:`zoo.push_to_hub`; returns the commit URL."""
-        return push_to_hub(self, repo_id, private=private, token=token,
-                           commit_message=commit_message, metadata=metadata)
+    def push_to_hub(self, repo_id, *, commit_message=None, private=None, token=None, branch=None, create_pr=None,
+                    allow_patterns=None, ignore_patterns=None, delete_patterns=None, metadata=None):
+        """See :func:`zoo.push_to_hub`; returns the commit URL (a ``CommitInfo``)."""
+        return push_to_hub(self, repo_id, commit_message=commit_message, private=private, token=token,
+                           branch=branch, create_pr=create_pr, allow_patterns=allow_patterns,
+                           ignore_patterns=ignore_patterns, delete_patterns=delete_patterns, metadata=metadata)
