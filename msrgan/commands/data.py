@@ -218,7 +218,7 @@ def _load(args, **kwargs):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         src = load_source(args.source, channels=args.channels, strict=args.strict, pattern=args.pattern,
-                          channel_order=order, progress=True, **kwargs)
+                          channel_order=order, progress=None, **kwargs)
     for w in caught:
         if issubclass(w.category, UserWarning):
             print(f"warning: {w.message}", file=sys.stderr)
@@ -253,7 +253,7 @@ def run_push(args) -> int:
     src = _load(args)
     generation, channel_names, tags = _describe(args.source, src)
     ds = to_hf_dataset(src.images, src.labels, class_names=src.class_names or None, names=src.names,
-                       image_format=args.image_format, progress=True)
+                       image_format=args.image_format, progress=None)
     url = push_dataset(ds, args.repo, license=args.license, generation=generation, channel_names=channel_names,
                        tags=tags, private=args.private or None, revision=args.revision, commit_message=args.message)
     print(f"pushed {len(ds)} image(s) to {url}")

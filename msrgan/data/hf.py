@@ -1,18 +1,33 @@
 """Microscopy images as Hugging Face ``datasets``: build, publish with a dataset card, load back.
 
-Image column: ``datasets.Image(decode=False)`` holding the encoded file bytes, so the stored pixels
-are exactly the input's: PNG for 8/16-bit images with 1 or 3 channels, TIFF (contiguous samples) for 4
-channels, floats or when asked (``image_format="tiff"``). ``decode=False`` on purpose: the default
-decoder goes through Pillow, which turns 16-bit RGB into 8 bit and cannot open 4-channel TIFFs; use
-``decode_image`` (or ``load_source``) to get the exact array back. Labels are a ``ClassLabel`` with
-the class names (the 13 localization classes by default); a ``name`` column keeps file names.
+The format, readable with ``datasets`` alone (no msrgan needed):
+
+- ``channel_0``, ``channel_1``, ...: one ``datasets.Image()`` column per channel, each cell one 2-D
+  plane ``(Y, X)`` stored losslessly: PNG for 8/16-bit planes (grayscale, mode ``L`` / ``I;16``),
+  TIFF for float planes (mode ``F``). Pillow, the default decoder, reads each exactly, so
+  ``np.asarray(row["channel_1"])`` is the plane in its dtype (16-bit stays 16-bit). Stacked in
+  column order the planes give ``(C, Y, X)``: axes ``CYX``, the order ``msrgan data synth`` writes
+  its 4-channel TIFFs in and the order of the channels of its PNGs. ``msrgan.data`` itself works
+  with ``(Y, X, C)`` arrays and moves the axis when reading.
+- ``label``: a ``ClassLabel`` with the class names (the 13 localization classes by default);
+- ``name``: the file name or id of each image.
+
+Example without msrgan::
+
+    import datasets, numpy as np
+    row = datasets.load_dataset("owner/name", split="train")[0]
+    cyx = np.stack([np.asarray(row[k]) for k in sorted(row) if k.startswith("channel_")])
+
+Datasets pushed by earlier versions (one ``image`` column of ``Image(decode=False)`` holding PNG or
+TIFF bytes of the whole ``(Y, X, C)`` image) are still read by :func:`from_hf_dataset` and
+``msrgan.data.load_source``.
 
 Example:
     >>> import numpy as np, tempfile
     >>> images = [np.full((32, 32, 4), 40000 + i, np.uint16) for i in range(3)]
     >>> ds = to_hf_dataset(images, [0, 5, 12])
-    >>> ds.features["label"].names[5]
-    'mitochondria'
+    >>> ds.features["label"].names[5], list(ds.features)[:2]
+    ('mitochondria', ['channel_0', 'channel_1'])
     >>> d = tempfile.mkdtemp()
     >>> ds.save_to_disk(d)
     >>> src = load_hf_source(d)
@@ -32,6 +47,8 @@ import numpy as np
 from msrgan.data.source import DataSource, _no_bar
 
 IMAGE_FORMATS = ("auto", "png", "tiff")
+CHANNEL_PREFIX = "channel_"  # one Image column per channel: channel_0, channel_1, ...
+AXES = "CYX"  # the channel columns, stacked in order
 TASK_CATEGORIES = ("image-classification", "image-to-image")
 DEFAULT_LICENSE = "cc-by-4.0"
 
@@ -150,6 +167,49 @@ def _decode_bytes(data: bytes) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 
 
+def channel_columns(features) -> list[str]:
+    """The per-channel image columns of a dataset's features, in channel order (``channel_0``, ...)."""
+    out = []
+    while f"{CHANNEL_PREFIX}{len(out)}" in features:
+        out.append(f"{CHANNEL_PREFIX}{len(out)}")
+    return out
+
+
+def encode_plane(plane: np.ndarray, image_format: str = "auto") -> tuple[bytes, str]:
+    """Lossless bytes of one ``(H, W)`` plane that Pillow decodes exactly; returns ``(bytes, suffix)``.
+
+    PNG (grayscale ``L`` or ``I;16``) for uint8/uint16, TIFF otherwise (float32 planes read as
+    Pillow's mode ``F``) or when ``image_format="tiff"``.
+
+    Example:
+        >>> data, suffix = encode_plane(np.full((4, 4), 60000, np.uint16))
+        >>> suffix, decode_image(data).dtype
+        ('.png', dtype('uint16'))
+    """
+    a = np.asarray(plane)
+    if a.ndim != 2 or a.size == 0:
+        raise ValueError(f"cannot encode a plane of shape {a.shape}; expected (H, W)")
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"image_format must be one of {IMAGE_FORMATS}, got {image_format!r}")
+    png_ok = a.dtype in (np.uint8, np.uint16)
+    if image_format == "png" and not png_ok:
+        raise ValueError(f"PNG holds uint8/uint16 planes, got {a.dtype}; use image_format='tiff'")
+    if a.dtype.kind == "f" and a.dtype != np.float32:
+        a = a.astype(np.float32) if np.array_equal(a.astype(np.float32), a) else a
+    if a.dtype.kind == "f" and a.dtype != np.float32:
+        raise ValueError(f"{a.dtype} planes cannot be stored exactly for Pillow; convert them to float32 first")
+    buf = io.BytesIO()
+    if image_format == "tiff" or not png_ok:
+        import tifffile
+
+        tifffile.imwrite(buf, np.ascontiguousarray(a), photometric="minisblack")
+        return buf.getvalue(), ".tif"
+    from PIL import Image
+
+    Image.fromarray(np.ascontiguousarray(a)).save(buf, format="PNG")
+    return buf.getvalue(), ".png"
+
+
 def to_hf_dataset(
     images: Sequence[np.ndarray],
     labels: Sequence[int] | None = None,
@@ -159,23 +219,26 @@ def to_hf_dataset(
     image_format: str = "auto",
     progress: bool | None = None,
 ):
-    """A ``datasets.Dataset`` with an exact ``image`` column, a ``label`` ``ClassLabel`` and a ``name``.
+    """A ``datasets.Dataset`` with one exact ``Image`` column per channel, a ``label`` and a ``name``.
 
     Args:
-        images: ``(H, W, C)`` arrays (uint8, uint16 or float; sizes may differ), or an ``(N, H, W, C)`` array.
+        images: ``(H, W, C)`` arrays (uint8, uint16 or float32; sizes may differ, the channel count
+            may not), or an ``(N, H, W, C)`` array.
         labels: Class ids, one per image, or ``None`` (no ``label`` column).
         class_names: Names of the class ids (default: the 13 localization classes).
-        names: One name per image (default ``image_000000``...); the stored file name gets the encoding's suffix.
-        image_format: ``"auto"``, ``"png"`` or ``"tiff"`` (see ``encode_image``).
+        names: One name per image (default ``image_000000``...).
+        image_format: How each plane is stored: ``"auto"`` (PNG for 8/16-bit, TIFF for floats),
+            ``"png"`` or ``"tiff"`` (see :func:`encode_plane`). All are exact.
         progress: Show a progress bar (default: when the output is a terminal).
 
     Returns:
-        ``datasets.Dataset`` with columns ``image`` (``Image(decode=False)``), ``label`` (``ClassLabel``)
-        and ``name`` (string).
+        ``datasets.Dataset`` with columns ``channel_0`` ... ``channel_{C-1}`` (``Image()``, one
+        ``(H, W)`` plane each: axes ``CYX`` in column order), ``label`` (``ClassLabel``) and
+        ``name`` (string).
 
     Example:
         >>> ds = to_hf_dataset([np.zeros((8, 8, 1), np.uint16)], [2])
-        >>> ds.features["label"].int2str(2), decode_image(ds[0]["image"]).dtype
+        >>> ds.features["label"].int2str(2), np.asarray(ds[0]["channel_0"]).dtype
         ('nucleoli', dtype('uint16'))
     """
     import datasets
@@ -190,13 +253,23 @@ def to_hf_dataset(
     names = [str(n) for n in names]
     if len(names) != len(images):
         raise ValueError(f"{len(images)} images but {len(names)} names")
-    cells = []
-    for img, name in tqdm(list(zip(images, names)), desc="encoding images", unit="image", disable=_no_bar(progress)):
-        data, suffix = encode_image(img, image_format)
+    first = np.asarray(images[0])
+    channels = 1 if first.ndim == 2 else first.shape[-1]
+    columns: dict[str, list] = {f"{CHANNEL_PREFIX}{c}": [] for c in range(channels)}
+    for i, (img, name) in enumerate(tqdm(list(zip(images, names)), desc="encoding images", unit="image",
+                                         disable=_no_bar(progress))):
+        a = np.asarray(img)
+        a = a[..., None] if a.ndim == 2 else a
+        if a.ndim != 3 or a.shape[-1] not in (1, 2, 3, 4):
+            raise ValueError(f"image {i} ({name}) has shape {np.asarray(img).shape}; expected (H, W, C<=4)")
+        if a.shape[-1] != channels:
+            raise ValueError(f"image {i} ({name}) has {a.shape[-1]} channel(s), image 0 has {channels}; "
+                             "a dataset holds one channel count")
         stem = Path(name).with_suffix("").as_posix() if Path(name).suffix else name
-        cells.append({"bytes": data, "path": f"{stem}{suffix}"})
-    columns = {"image": cells, "name": names}
-    features = {"image": datasets.Image(decode=False), "name": datasets.Value("string")}
+        for c in range(channels):
+            data, suffix = encode_plane(a[..., c], image_format)
+            columns[f"{CHANNEL_PREFIX}{c}"].append({"bytes": data, "path": f"{stem}_c{c}{suffix}"})
+    features = {k: datasets.Image() for k in columns}
     if labels is not None:
         labels = np.asarray(labels, dtype=np.int64)
         if labels.shape != (len(images),):
@@ -205,9 +278,9 @@ def to_hf_dataset(
             raise ValueError(f"labels must lie in 0..{len(class_names) - 1}, got {labels.min()}..{labels.max()}")
         columns["label"] = labels.tolist()
         features["label"] = datasets.ClassLabel(names=list(class_names))
-    order = [k for k in ("image", "label", "name") if k in columns]
-    return datasets.Dataset.from_dict({k: columns[k] for k in order},
-                                      features=datasets.Features({k: features[k] for k in order}))
+    columns["name"] = names
+    features["name"] = datasets.Value("string")
+    return datasets.Dataset.from_dict(columns, features=datasets.Features(features))
 
 
 def load_hf_dataset(spec: str | os.PathLike, *, split: str = "train", revision: str | None = None):
@@ -251,24 +324,20 @@ def from_hf_dataset(ds, *, channels: int | None = None, count: int | None = None
     ``image``; the label column is ``label_column``, else the first ``ClassLabel``.
     """
     import datasets
-    from tqdm.auto import tqdm
 
     feats = ds.features
+    if image_column is None and channel_columns(feats):
+        return _from_channel_columns(ds, channels=channels, count=count, label_column=label_column, spec=spec,
+                                     progress=progress)
+    from tqdm.auto import tqdm
+
     if image_column is None:
         image_column = next((k for k, f in feats.items() if isinstance(f, datasets.Image)),
                             "image" if "image" in feats else None)
     if image_column is None or image_column not in feats:
         raise ValueError(f"{spec or 'dataset'}: no image column among {list(feats)}; pass image_column=")
-    if label_column is None:
-        label_column = next((k for k, f in feats.items() if isinstance(f, datasets.ClassLabel)), None)
-    elif label_column not in feats:
-        raise ValueError(f"{spec or 'dataset'}: no column {label_column!r} among {list(feats)}")
-    if isinstance(feats[image_column], datasets.Image) and feats[image_column].decode:
-        ds = ds.cast_column(image_column, datasets.Image(decode=False))
-    n = len(ds) if count is None else min(count, len(ds))
-    if n == 0:
-        raise ValueError(f"{spec or 'dataset'}: the dataset is empty")
-    sub = ds.select(range(n)) if n < len(ds) else ds
+    label_column = _label_column(feats, label_column, spec)
+    sub, n = _first_rows(ds, [image_column], count, spec)
     images, names = [], []
     name_col = "name" if "name" in feats else None
     for i, row in enumerate(tqdm(sub, total=n, desc="decoding images", unit="image", disable=_no_bar(progress))):
@@ -286,17 +355,87 @@ def from_hf_dataset(ds, *, channels: int | None = None, count: int | None = None
                              f"row 0 has {images[0].shape[-1]}")
         images.append(img)
         names.append(_cell_name(cell, row, name_col))
-    labels, class_names = None, ()
-    if label_column is not None:
-        labels = np.asarray(sub[label_column], dtype=np.int64)
-        f = feats[label_column]
-        class_names = tuple(f.names) if isinstance(f, datasets.ClassLabel) else tuple(
-            str(i) for i in range(int(labels.max()) + 1))
+    labels, class_names = _labels(sub, feats, label_column)
     c = images[0].shape[-1]
     if c not in (1, 3, 4):
         raise ValueError(f"{spec or 'dataset'}: images have {c} channels; msrgan works with 1, 3 or 4")
     return DataSource(images=images, labels=labels, class_names=class_names, names=names, channels=c, kind="hf",
                       spec=spec, info={"image_column": image_column, "label_column": label_column})
+
+
+def _first_rows(ds, image_columns, count, spec):
+    """``(the first count rows, their number)``, the image columns undecoded (their stored bytes, decoded
+    exactly by ``decode_image``); a ValueError for an empty dataset."""
+    import datasets
+
+    for k in image_columns:
+        if isinstance(ds.features[k], datasets.Image) and ds.features[k].decode:
+            ds = ds.cast_column(k, datasets.Image(decode=False))
+    n = len(ds) if count is None else min(count, len(ds))
+    if n == 0:
+        raise ValueError(f"{spec or 'dataset'}: the dataset is empty")
+    return (ds.select(range(n)) if n < len(ds) else ds), n
+
+
+def _label_column(feats, label_column, spec):
+    import datasets
+
+    if label_column is None:
+        return next((k for k, f in feats.items() if isinstance(f, datasets.ClassLabel)), None)
+    if label_column not in feats:
+        raise ValueError(f"{spec or 'dataset'}: no column {label_column!r} among {list(feats)}")
+    return label_column
+
+
+def _labels(sub, feats, label_column):
+    """(labels array or None, class names) of the label column."""
+    import datasets
+
+    if label_column is None:
+        return None, ()
+    labels = np.asarray(sub[label_column], dtype=np.int64)
+    f = feats[label_column]
+    class_names = tuple(f.names) if isinstance(f, datasets.ClassLabel) else tuple(
+        str(i) for i in range(int(labels.max()) + 1))
+    return labels, class_names
+
+
+def _from_channel_columns(ds, *, channels, count, label_column, spec, progress) -> DataSource:
+    """A ``DataSource`` from the per-channel ``Image`` columns (``channel_0``...), stacked to ``(H, W, C)``."""
+    from tqdm.auto import tqdm
+
+    feats = ds.features
+    cols = channel_columns(feats)
+    where = spec or "dataset"
+    if channels is not None and len(cols) != channels:
+        raise ValueError(f"channel-count mismatch: {where} has {len(cols)} channel column(s) but {channels} "
+                         "are expected")
+    if len(cols) not in (1, 3, 4):
+        raise ValueError(f"{where}: images have {len(cols)} channels; msrgan works with 1, 3 or 4")
+    label_column = _label_column(feats, label_column, spec)
+    sub, n = _first_rows(ds, cols, count, spec)
+    name_col = "name" if "name" in feats else None
+    images, names = [], []
+    for i, row in enumerate(tqdm(sub, total=n, desc="decoding images", unit="image", disable=_no_bar(progress))):
+        name = str(row[name_col]) if name_col else f"row {i}"
+        planes = []
+        for k in cols:
+            try:
+                plane = decode_image(row[k])
+            except (ValueError, OSError) as exc:
+                raise ValueError(f"{where}: row {i} ({name}), column {k}: cannot decode the image ({exc})") from None
+            if plane.shape[-1] != 1:
+                raise ValueError(f"{where}: row {i} ({name}), column {k} holds {plane.shape[-1]} channels; "
+                                 "each channel column holds one plane")
+            planes.append(plane[..., 0])
+        if len({p.shape for p in planes}) > 1 or len({p.dtype for p in planes}) > 1:
+            raise ValueError(f"{where}: row {i} ({name}): the channel planes differ in shape or dtype "
+                             f"({[(p.shape, str(p.dtype)) for p in planes]})")
+        images.append(np.stack(planes, axis=-1))
+        names.append(name)
+    labels, class_names = _labels(sub, feats, label_column)
+    return DataSource(images=images, labels=labels, class_names=class_names, names=names, channels=len(cols),
+                      kind="hf", spec=spec, info={"image_columns": cols, "axes": AXES, "label_column": label_column})
 
 
 def _cell_name(cell, row, name_col) -> str:
@@ -364,12 +503,19 @@ def dataset_card(ds, repo_id: str, *, license: str = DEFAULT_LICENSE, pretty_nam
     lines += [description or "Fluorescence microscopy images for super-resolution (mSRGAN) and protein-localization "
               "classification.", ""]
     lines += ["## How it was generated", "", generation or "Not recorded.", ""]
+    cols = channel_columns(ds.features)
+    kind = "uint8/uint16/float32"
+    if cols and n:
+        first = ds.select(range(1)).cast_column(cols[0], datasets.Image(decode=False))[0][cols[0]]
+        kind = str(decode_image(first).dtype)
     lines += ["## Structure", "", f"- {n} image(s), one split `train`."]
-    lines += ["- `image`: the exact image file bytes (`datasets.Image(decode=False)`): PNG for 8/16-bit images with "
-              "1 or 3 channels, TIFF otherwise. 16-bit data stay 16-bit; decode with "
-              "`msrgan.data.hf.decode_image` (Pillow would reduce 16-bit RGB to 8 bit)."]
+    lines += [f"- `{CHANNEL_PREFIX}0` ... `{CHANNEL_PREFIX}{max(len(cols), 1) - 1}`: one `datasets.Image()` column per "
+              f"channel, each cell one `(Y, X)` plane of dtype {kind}, stored losslessly (PNG for 8/16-bit planes, "
+              "TIFF for float planes). Pillow (the default decoder) reads them exactly: 16-bit stays 16-bit.",
+              f"- Axes: the channel columns stacked in order give `(C, Y, X)` (`{AXES}`), the order `msrgan data "
+              "synth` writes its 4-channel TIFFs in."]
     if channel_names:
-        lines += [f"- channels, in order: {', '.join(channel_names)}."]
+        lines += ["- Channels: " + ", ".join(f"`{CHANNEL_PREFIX}{i}` {c}" for i, c in enumerate(channel_names)) + "."]
     if names:
         lines += [f"- `label`: `ClassLabel` with {len(names)} protein-localization classes."]
     lines += ["- `name`: the source file name or id.", ""]
@@ -378,14 +524,13 @@ def dataset_card(ds, repo_id: str, *, license: str = DEFAULT_LICENSE, pretty_nam
         lines += ["| id | class | images |", "|---:|---|---:|"]
         lines += [f"| {i} | {c} | {counts[i]} |" for i, c in enumerate(names)]
         lines += [""]
-    lines += ["## Loading", "", "```python", "from msrgan.data import load_source", "",
-              f'src = load_source("{repo_id}")  # exact arrays, labels, class names',
-              "", "# or with datasets, decoding the stored bytes with msrgan's helper:", "import datasets",
-              "from msrgan.data.hf import decode_image", "",
-              f'ds = datasets.load_dataset("{repo_id}", split="train")',
-              'image = decode_image(ds[0]["image"])  # (H, W, C), uint8/uint16', "```", "",
-              "Without msrgan: `tifffile.imread(io.BytesIO(cell['bytes']))` reads the TIFFs, and `png.Reader` "
-              "(pypng) the 16-bit PNGs exactly.", ""]
+    lines += ["## Loading", "", "With `datasets` alone:", "", "```python", "import datasets, numpy as np", "",
+              f'ds = datasets.load_dataset("{repo_id}", split="train")', "row = ds[0]",
+              f'image = np.stack([np.asarray(row[k]) for k in ds.column_names if k.startswith("{CHANNEL_PREFIX}")])'
+              f"  # (C, Y, X), {kind}",
+              "```", "", "With msrgan (arrays `(Y, X, C)`, labels and class names):", "", "```python",
+              "from msrgan.data import load_source", "",
+              f'src = load_source("{repo_id}")', "```", ""]
     return meta, "\n".join(lines)
 
 
@@ -434,6 +579,11 @@ def push_dataset(ds, repo_id: str, *, license: str = DEFAULT_LICENSE, pretty_nam
         except EntryNotFoundError:
             data = {}
         data.update(meta)
+        info = data.get("dataset_info")
+        if isinstance(info, dict) and hasattr(ds.features, "_to_yaml_list"):
+            # datasets keeps the features of an earlier push to this repository (say, another channel
+            # count) in the card; the card must describe the data just pushed
+            info["features"] = ds.features._to_yaml_list()
         card = DatasetCard(f"---\n{DatasetCardData(**data).to_yaml()}\n---\n\n{body}")
         card.push_to_hub(repo_id, token=token, repo_type="dataset", revision=revision,
                          commit_message="Dataset card (msrgan)")
