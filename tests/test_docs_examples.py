@@ -173,6 +173,11 @@ RUN: dict[tuple[str, str], Run] = {
         Run(subs=(('[--private] [--message "x4, 20k steps"]', '--private --message "x4, 20k steps"'),
                   ("[--revision SHA_OR_TAG] [--overwrite]", "--revision main")),
             why="[...] marks optional flags"),
+    ("docs/publishing.md", "import zoo, msrgan // from huggingface_hub.errors import RepositoryNotFoundError, "
+                           "RevisionNotFoundError"): AS_WRITTEN,
+    ("docs/publishing.md", "python -m msrgan push models/x4-small --repo lab/msrgan-x4 --create-pr -q   "
+                           "# prints the PR's URL"): AS_WRITTEN,
+    ("docs/publishing.md", "import keras, zoo, msrgan"): AS_WRITTEN,
     # -------------------------------------------------------------------------------- docs/training.md
     ("docs/training.md", "msrgan train-classifier --data synthetic --count 1300 --size 64 --width 0.125 --steps 500 "
                          "--out runs/minivgg19"): Run(

@@ -159,6 +159,10 @@ class ImageNetVGG19Features(FeatureExtractor):
         return cls(**config)
 
 
+VGG19_NOTOP_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+VGG19_NOTOP_URL = f"https://storage.googleapis.com/tensorflow/keras-applications/vgg19/{VGG19_NOTOP_FILE}"
+
+
 def load_extractor(spec: str, *, channels: int, layers: Sequence[str] | None = None) -> FeatureExtractor:
     """Builds a content-loss extractor from a command-line style spec.
 
@@ -185,5 +189,16 @@ def load_extractor(spec: str, *, channels: int, layers: Sequence[str] | None = N
             except Exception as exc:  # h5py and Keras raise assorted types on a file that is not VGG19 weights
                 raise ValueError(f"--content vgg19-imagenet={weights}: not a VGG19 (no top) Keras weights file "
                                  f"({type(exc).__name__}: {exc})") from None
-        return ImageNetVGG19Features(layers=layers or ("block5_conv4",), weights=weights, channels=channels)
+        try:
+            return ImageNetVGG19Features(layers=layers or ("block5_conv4",), weights=weights, channels=channels)
+        except Exception as exc:  # Keras's download raises a bare Exception("URL fetch failure ...")
+            if weights != "imagenet" or not ("URL fetch failure" in str(exc) or isinstance(exc, OSError)):
+                raise
+            raise FileNotFoundError(
+                f"--content vgg19-imagenet: the ImageNet VGG19 weights are not in the Keras cache "
+                f"($KERAS_HOME or ~/.keras, models/{VGG19_NOTOP_FILE}) and cannot be downloaded ({exc}). "
+                "On a machine with network, `python -c \"import keras; "
+                "keras.applications.VGG19(include_top=False)\"` caches it; "
+                f"or download {VGG19_NOTOP_URL} and pass --content vgg19-imagenet=PATH"
+            ) from None
     raise ValueError(f"Unknown content extractor {spec!r}; use minivgg19=PATH_OR_REPO or vgg19-imagenet[=WEIGHTS]")
