@@ -98,7 +98,7 @@ def test_push_then_load_dataset_from_the_local_hub(local_hub, tmp_path):
     import datasets
     from huggingface_hub import hf_hub_download
 
-    from msrgan.data.hf import decode_image
+    import tifffile
 
     out = tmp_path / "hcs"
     assert _synth(out, count=13) == 0
@@ -107,10 +107,11 @@ def test_push_then_load_dataset_from_the_local_hub(local_hub, tmp_path):
     ds = datasets.load_dataset(repo_id, split="train", cache_dir=str(tmp_path / "cache"))
     assert ds["label"] == list(range(13)) and ds.features["label"].names == list(CLASS_NAMES)
     assert ds["name"] == [f"{i:02d}_{i:06d}.tif" for i in range(13)]
-    for row in ds:
-        got = decode_image(row["image"])
-        want = read_image(out / row["name"])
-        assert got.dtype == np.uint16 and np.array_equal(got, want)
+    for row in ds:  # datasets' own decoding, axes CYX in the dataset as in the TIFF that data synth wrote
+        got = np.stack([np.asarray(row[f"channel_{c}"]) for c in range(4)])
+        on_disk = tifffile.imread(out / row["name"])
+        assert on_disk.shape == got.shape == (4, 64, 64) and got.dtype == np.uint16
+        assert np.array_equal(got, on_disk) and np.array_equal(np.moveaxis(got, 0, -1), read_image(out / row["name"]))
     readme = open(hf_hub_download(repo_id, "README.md", repo_type="dataset")).read()
     assert "msrgan data synth --count 13 --size 64 --channels 4 --bit-depth 16 --seed 5" in readme
     assert "license: cc-by-4.0" in readme and "synthetic" in readme
