@@ -16,7 +16,7 @@ across the width), not by the image: at x4, a 4096x4096 input makes a 16384x1638
 Usage:
     python scripts/bench_tiling.py                       # 4096x4096 uint16 x4, msrgan-x4-small
     python scripts/bench_tiling.py --size 1024 --model msrgan-x4 --tile 256 --batch-size 2
-    python scripts/bench_tiling.py --model runs/demo/generator   # a pretrained folder (or owner/name)
+    python scripts/bench_tiling.py --model runs/demo/msrgan      # a pretrained folder (or owner/name)
 
 ``--model`` is a zoo entry name (untrained weights are fine for timing and memory), ``tiny`` (a
 1-block, 8-filter, 1-channel x4 generator that isolates the tiling machinery; ``tiny3`` for RGB)

@@ -67,28 +67,35 @@ def main(argv=None) -> int:
 
     import zoo
     from msrgan import grid
+    from msrgan.models.channels import PER_CHANNEL_PRESET, PerChannel
     from zoo.files import atomic_write_bytes
 
     by_channels: dict[int, dict] = {}
     for name in zoo.list_presets():
         model = zoo.from_pretrained(name)
         by_channels.setdefault(int(model.channels), {})[name] = model
+    default = zoo.from_pretrained(PER_CHANNEL_PRESET)
     sections, checks = [], []
     for channels, models in sorted(by_channels.items()):
         rows = grid.score_grid(models, channels=channels, count=args.count) if args.measure else card_rows(models)
+        if channels > 1:  # what msrgan upscale runs by default on such images: the gray preset per channel
+            per_channel = {f"{PER_CHANNEL_PRESET} per channel": PerChannel(default, channels)}
+            rows += [r for r in grid.score_grid(per_channel, channels=channels, count=args.count)
+                     if r["method"] != "bicubic"]
         sections.append(f"### {channels}-channel fields\n\n{grid.markdown_table(rows)}\n")
-        for name in models:
-            if zoo.describe_preset(name).get("kind") == "psnr":
-                checks.append(f"**{name}**\n\n" + "\n".join(targets(name, rows)) + "\n")
+        for name in sorted({r["method"] for r in rows} - {"bicubic"}):
+            if zoo.describe_preset(name.split(" ")[0]).get("kind") == "psnr":
+                checks.append(f"**{name}** ({channels}-channel grid)\n\n" + "\n".join(targets(name, rows)) + "\n")
     presets = "\n".join(f"| `{n}` | x{d['scale']} | {d['channels']} | {d['kind']} | {d['layout']} | {d['description']} |"
                         for n, d in ((n, zoo.describe_preset(n)) for n in zoo.list_presets()))
     text = f"""# Pretrained presets
 
 The presets ship inside the package (`msrgan/pretrained/`): `zoo.from_pretrained("<name>")`,
 `msrgan upscale IN -o OUT --model <name>`, no download. Without `--model`, `msrgan upscale` uses
-`msrgan-x4-gray` for 1-channel images and, channel by channel, for 2 or more than 3 channels,
-and `msrgan-x4-rgb` for 3-channel images. `msrgan models` lists them with their results; each
-model card (`msrgan/pretrained/<name>/README.md`) carries its command and its own numbers.
+`msrgan-x4-gray`, channel by channel on multi-channel images (RGB merges included: on the
+3-channel grid below it beats bicubic on every condition, and `msrgan-x4-rgb` too). `msrgan models` lists
+them with their results; each model card (`msrgan/pretrained/<name>/README.md`) carries its
+command and its own numbers.
 
 | preset | scale | channels | kind | channel layout | what it is |
 |---|---|---:|---|---|---|

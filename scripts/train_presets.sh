@@ -10,7 +10,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 export KERAS_BACKEND="${KERAS_BACKEND:-tensorflow}"
-RUNS=runs/presets   # the GAN config starts from $RUNS/msrgan-x4-rgb and $RUNS/minivgg19-rgb
+RUNS=runs/presets   # the configs in scripts/presets/ start later stages from runs in $RUNS
 bundle=1
 [ "${1:-}" = "--no-bundle" ] && bundle=0
 
@@ -31,14 +31,14 @@ bundle() {  # bundle NAME KIND LAYOUT DESCRIPTION
 train msrgan-x4-gray-blind   # stage 1: blind (PSF blur in 60% of the LR images), from scratch
 train msrgan-x4-gray         # stage 2: from stage 1, without extra blur, so smooth fields stay smooth
 bundle msrgan-x4-gray psnr "one fluorescence channel (gray); applied channel by channel to any other image" \
-  "x4 PSNR-oriented single-channel fluorescence model (the default for 1, 2 and 4+ channels)"
-train msrgan-x4-rgb
+  "x4 PSNR-oriented single-channel fluorescence model (the default, channel by channel for any channel count)"
+train msrgan-x4-rgb          # 3-channel, from scratch, without extra blur
 bundle msrgan-x4-rgb psnr "RGB merge: R microtubules, G protein of interest, B nucleus (the seed's layout)" \
-  "x4 PSNR-oriented RGB-merge model (the default for 3 channels)"
+  "x4 PSNR-oriented RGB-merge model (the seed's 3-channel layout)"
 if [ ! -f "$RUNS/minivgg19-rgb/config.json" ]; then
   echo "==> minivgg19-rgb: msrgan train-classifier --config scripts/presets/minivgg19-rgb.json"
   msrgan train-classifier --config scripts/presets/minivgg19-rgb.json --out "$RUNS/minivgg19-rgb" --overwrite
 fi
-train msrgan-x4-gan
+train msrgan-x4-gan          # from msrgan-x4-rgb, with the miniVGG19 content loss
 bundle msrgan-x4-gan gan "RGB merge: R microtubules, G protein of interest, B nucleus (the seed's layout)" \
   "x4 mSRGAN: GAN training with the miniVGG19 content loss, from msrgan-x4-rgb (sharper, lower PSNR/SSIM)"
