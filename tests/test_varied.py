@@ -73,3 +73,18 @@ def test_bad_parameters_are_named(params, needle):
 
 def test_defaults_are_documented_ranges():
     assert VARIED_DEFAULTS["zoom"] == (0.25, 2.0) and VARIED_DEFAULTS["bit_depth"] is None
+
+
+def test_training_data_takes_field_parameters():
+    from msrgan.data import load_source
+
+    src = load_source("varied", count=3, size=48, channels=1, seed=5, field_params={"oversampled_prob": 1.0})
+    for i, img in enumerate(src.images):  # the fields varied_field draws with the same seed and parameters
+        assert np.array_equal(img, varied_field((5, i), size=48, channels=1, oversampled_prob=1.0))
+    plain = load_source("varied", count=3, size=48, channels=1, seed=5)
+    assert not all(np.array_equal(a, b) for a, b in zip(src.images, plain.images))
+    assert src.info["field_params"] == {"oversampled_prob": 1.0} and "field_params" not in plain.info
+    with pytest.raises(ValueError, match="oversampled_probb"):
+        load_source("varied", count=1, size=48, field_params={"oversampled_probb": 1.0})
+    with pytest.raises(ValueError, match="'varied' data only"):
+        load_source("synthetic", count=1, size=48, field_params={"oversampled_prob": 1.0})

@@ -26,7 +26,8 @@ RESUMABLE_CHANGES = frozenset({"gan_steps", "checkpoint_every", "log_every", "ve
 
 DEFAULTS = {
     # data
-    "data": "synthetic", "count": None, "size": 256, "channels": 3, "bit_depth": 8, "seed": 0, "val_fraction": 0.1,
+    "data": "synthetic", "data_params": None, "count": None, "size": 256, "channels": 3, "bit_depth": 8, "seed": 0,
+    "val_fraction": 0.1,
     "val_size": 128, "degradation": "bicubic", "degradation_params": None, "scale": 4, "patch_size": 96,
     "batch_size": 16, "normalization": "percentile", "augment": True,
     # networks
@@ -97,6 +98,9 @@ def register(sub) -> None:
     g.add_argument("--data", default=None, help="'synthetic', 'varied' (randomised acquisitions, msrgan.data.varied), "
                                                 "an image folder or a Hugging Face dataset (Hub id or local "
                                                 "folder) (default synthetic)")
+    g.add_argument("--data-param", action="append", default=None, metavar="KEY=VALUE",
+                   help="--data varied only: a field parameter of msrgan.data.varied, e.g. oversampled_prob=0.4 "
+                        "or psf=[0.8,2.5] (values as JSON); repeatable")
     g.add_argument("--count", type=int, default=None, help=f"synthetic fields to draw / images to read "
                                                            f"(default {SYNTHETIC_COUNT} synthetic, all otherwise)")
     g.add_argument("--size", type=int, default=None, help=f"synthetic field size (default {d['size']})")
@@ -217,6 +221,7 @@ def run(args) -> int:
 
     flags = vars(args).copy()
     flags["degradation_params"] = _key_values(flags.pop("degradation_param", None), "--degradation-param")
+    flags["data_params"] = _key_values(flags.pop("data_param", None), "--data-param")
     flags["generator_options"] = _key_values(flags.pop("generator_option", None), "--generator-option")
     file_cfg = load_config_file(args.config) if args.config else None
     opt = resolve_options(DEFAULTS, file_cfg, flags, source=str(args.config))
@@ -385,7 +390,7 @@ def train_msrgan(opt: dict) -> dict:
 
     # Data: split by image, so validation fields are never trained on.
     src = load_source(opt["data"], channels=channels, count=data_count(opt["data"], opt["count"], SYNTHETIC_COUNT),
-                      size=opt["size"], seed=opt["seed"],
+                      size=opt["size"], seed=opt["seed"], field_params=opt["data_params"],
                       bit_depth=opt["bit_depth"])
     # Labels play no part in super-resolution: a plain (not class-stratified) split.
     train_src, val_src = dataclasses.replace(src, labels=None).split(opt["val_fraction"], seed=opt["seed"])

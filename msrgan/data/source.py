@@ -141,6 +141,7 @@ def load_source(
     split: str = "train",
     revision: str | None = None,
     max_per_class: int | None = None,
+    field_params: dict | None = None,
     progress: bool | None = None,
 ) -> DataSource:
     """Loads training images from a synthetic generator, a folder or a Hugging Face dataset.
@@ -158,6 +159,8 @@ def load_source(
         pattern, channel_order: Folders of per-channel TIFFs (see ``msrgan.data.folders.load_folder``).
         split, revision: Hugging Face datasets: the split and the Hub revision.
         max_per_class: Keep only the first ``max_per_class`` images of each class (folders read no more).
+        field_params: ``"varied"`` only: overrides of ``msrgan.data.varied.VARIED_DEFAULTS`` (e.g.
+            ``{"oversampled_prob": 0.4}``); unknown names are an error naming them.
         progress: Show a progress bar (default: when the output is a terminal).
 
     Returns:
@@ -179,7 +182,7 @@ def load_source(
         channels = check_channels(channels)
     src = _load(os.fspath(spec), channels=channels, count=count, size=size, seed=seed, strict=strict,
                 bit_depth=bit_depth, pattern=pattern, channel_order=channel_order, split=split, revision=revision,
-                max_per_class=max_per_class, progress=progress)
+                max_per_class=max_per_class, field_params=field_params, progress=progress)
     if max_per_class is not None and src.labels is not None and src.kind != "folder":
         keep, seen = [], {}
         for i, y in enumerate(src.labels.tolist()):
@@ -191,12 +194,15 @@ def load_source(
 
 
 def _load(spec_str, *, channels, count, size, seed, strict, bit_depth, pattern, channel_order, split, revision,
-          max_per_class, progress) -> DataSource:
+          max_per_class, field_params, progress) -> DataSource:
+    if field_params and spec_str != "varied":
+        raise ValueError(f"field parameters {sorted(field_params)} apply to the 'varied' data only, not to {spec_str!r}")
     if spec_str == "synthetic":
         return _synthetic(channels=channels or 3, count=count or 130, size=size or 256, seed=seed,
                           bit_depth=bit_depth, progress=progress)
     if spec_str == "varied":
-        return _varied(channels=channels or 1, count=count or 130, size=size or 256, seed=seed, progress=progress)
+        return _varied(channels=channels or 1, count=count or 130, size=size or 256, seed=seed,
+                       params=field_params or {}, progress=progress)
     path = Path(spec_str).expanduser()
     if path.exists():
         if not path.is_dir():
@@ -252,18 +258,19 @@ def _synthetic(*, channels: int, count: int, size, seed: int, bit_depth: int, pr
                             "channels": channels, "bit_depth": bit_depth, "count": count})
 
 
-def _varied(*, channels: int, count: int, size, seed: int, progress) -> DataSource:
+def _varied(*, channels: int, count: int, size, seed: int, params: dict, progress) -> DataSource:
     """Unlabelled fields of ``msrgan.data.varied`` (random object scale, noise, bit depth, ...)."""
     from tqdm.auto import tqdm
 
-    from msrgan.data.varied import varied_field
+    from msrgan.data.varied import varied_field, varied_params
 
-    images = [varied_field((seed, i), size=size, channels=channels)
+    varied_params(**params)  # unknown names fail here, before any field is drawn
+    images = [varied_field((seed, i), size=size, channels=channels, **params)
               for i in tqdm(range(count), desc="drawing varied fields", unit="field", disable=_no_bar(progress))]
     return DataSource(images=images, labels=None, class_names=(), names=[f"varied-{seed}-{i:06d}" for i in range(count)],
                       channels=channels, kind="synthetic", spec="varied",
                       info={"generator": "msrgan.data.varied", "seed": seed, "size": size, "channels": channels,
-                            "count": count})
+                            "count": count, **({"field_params": dict(params)} if params else {})})
 
 
 def _no_bar(progress: bool | None):
