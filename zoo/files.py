@@ -28,6 +28,12 @@ import tempfile
 from pathlib import Path
 
 PARTIAL_PREFIX = ".partial-"
+CONFIG_NAME = "config.json"
+"""A pretrained folder's configuration (class, architecture, metadata)."""
+WEIGHTS_NAME = "model.safetensors"
+"""A pretrained folder's weights (safetensors only)."""
+CARD_NAME = "README.md"
+"""A pretrained folder's model card."""
 _PARTIAL = re.compile(r"^\.partial-(\d+)-")
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import registry
+from zoo.files import WEIGHTS_NAME
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -106,8 +107,6 @@ def preset_folder(name: str) -> Path:
         ValueError: unknown preset, or weights whose sha256 differs (tampered or corrupted).
         FileNotFoundError: the bundled folder or its weights file is missing (a broken install).
     """
-    from zoo.pretrained import WEIGHTS_NAME
-
     preset = get_preset(name)
     weights = preset.folder / WEIGHTS_NAME
     if not weights.is_file():

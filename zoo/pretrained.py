@@ -50,11 +50,10 @@ import numpy as np
 
 from zoo import card as cards
 from zoo import registry
+from zoo.files import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME  # noqa: F401  (the folder's file names)
 from zoo.files import atomic_write_bytes, plain_file_permissions  # noqa: F401  (re-exported)
+from zoo.registry import ensure_built
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-CARD_NAME = "README.md"
 FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME)
 FORMAT = "zoo-pretrained/1"
 
@@ -324,31 +323,6 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
 
 # -------------------------------------------------------------------------------------- save / load
 
-def _ensure_built(model, *, required: bool = True) -> None:
-    """Builds an unbuilt Keras model by calling it once, in inference mode, on zeros.
-
-    The zeros have the shape the model's ``example_input_shape()`` returns (a family's models
-    know their input; zoo does not). Objects that are not Keras layers, and built models, are
-    left as they are. ``zoo.create`` uses it (``required=False``) so that every model it
-    returns is ready to use; saving and loading (``required=True``) need the variables.
-
-    Raises:
-        ValueError: ``required`` and the model is not built and has no ``example_input_shape()``.
-    """
-    if getattr(model, "built", True):
-        return
-    import keras
-
-    if not isinstance(model, keras.layers.Layer):
-        return
-    shape = model.example_input_shape() if hasattr(model, "example_input_shape") else None
-    if shape is None:
-        if required:
-            raise ValueError(f"{type(model).__name__} is not built and has no example_input_shape()")
-        return
-    model(keras.ops.zeros(shape), training=False)
-
-
 def _refuse_overwrite(out: Path, overwrite: bool) -> None:
     if overwrite:
         return
@@ -398,7 +372,7 @@ def save_pretrained(model, directory: str | os.PathLike, *, metadata: Mapping[st
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} exists and is not a folder")
     _refuse_overwrite(out, overwrite)
-    _ensure_built(model)
+    ensure_built(model)
     config = build_config(model, metadata=metadata)
     state = model_state(model)
     blob = st_save(state, metadata={"format": "np"})
@@ -510,7 +484,7 @@ def load_folder(directory: str | os.PathLike, *, expected_class: type | None = N
         config = {**config, "config": _jsonable(model_config, "config")}
     try:
         model = cls.from_config(model_config)
-        _ensure_built(model)
+        ensure_built(model)
     except Exception as exc:  # any failure to build from an untrusted config is the config's fault
         raise ValueError(f"{directory / CONFIG_NAME}: the config does not build a {name}: "
                          f"{type(exc).__name__}: {exc}") from None

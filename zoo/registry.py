@@ -149,12 +149,10 @@ def create(name: str, **overrides: Any) -> Any:
         >>> g.built, g.count_params() > 0
         (True, True)
     """
-    from zoo.pretrained import _ensure_built  # zoo.pretrained imports this module
-
     entry = get_entry(name)
     config = {**entry.defaults, **overrides}
     model = entry.builder(**config)
-    _ensure_built(model, required=False)
+    ensure_built(model, required=False)
     try:
         model.zoo_name = name
     except Exception:
@@ -170,3 +168,28 @@ def registered_classes() -> dict[str, type]:
         if isinstance(entry.builder, type):
             out[entry.builder.__name__] = entry.builder
     return out
+
+
+def ensure_built(model, *, required: bool = True) -> None:
+    """Builds an unbuilt Keras model by calling it once, in inference mode, on zeros.
+
+    The zeros have the shape the model's ``example_input_shape()`` returns (a family's models
+    know their input; zoo does not). Objects that are not Keras layers, and built models, are
+    left as they are. ``zoo.create`` uses it (``required=False``) so that every model it
+    returns is ready to use; saving and loading (``required=True``) need the variables.
+
+    Raises:
+        ValueError: ``required`` and the model is not built and has no ``example_input_shape()``.
+    """
+    if getattr(model, "built", True):
+        return
+    import keras
+
+    if not isinstance(model, keras.layers.Layer):
+        return
+    shape = model.example_input_shape() if hasattr(model, "example_input_shape") else None
+    if shape is None:
+        if required:
+            raise ValueError(f"{type(model).__name__} is not built and has no example_input_shape()")
+        return
+    model(keras.ops.zeros(shape), training=False)

@@ -43,7 +43,7 @@ from typing import Sequence
 import numpy as np
 
 from msrgan.data.io import is_image_file, read_image
-from msrgan.data.source import DataSource, _no_bar
+from msrgan.data.datasource import DataSource, tqdm_disable
 
 _CYTO = re.compile(r"^(\d+)_(.+)$")
 
@@ -174,7 +174,7 @@ def _suffixes():
 def _bar(items, progress, root):
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc=f"reading {root.name or root}", unit="image", disable=_no_bar(progress))
+    return tqdm(items, desc=f"reading {root.name or root}", unit="image", disable=tqdm_disable(progress))
 
 
 def _flat_layout(root: Path, files: list[Path], class_names):

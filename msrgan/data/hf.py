@@ -44,7 +44,7 @@ from typing import Sequence
 
 import numpy as np
 
-from msrgan.data.source import DataSource, _no_bar
+from msrgan.data.datasource import DataSource, tqdm_disable
 
 IMAGE_FORMATS = ("auto", "png", "tiff")
 CHANNEL_PREFIX = "channel_"  # one Image column per channel: channel_0, channel_1, ...
@@ -257,7 +257,7 @@ def to_hf_dataset(
     channels = 1 if first.ndim == 2 else first.shape[-1]
     columns: dict[str, list] = {f"{CHANNEL_PREFIX}{c}": [] for c in range(channels)}
     for i, (img, name) in enumerate(tqdm(list(zip(images, names)), desc="encoding images", unit="image",
-                                         disable=_no_bar(progress))):
+                                         disable=tqdm_disable(progress))):
         a = np.asarray(img)
         a = a[..., None] if a.ndim == 2 else a
         if a.ndim != 3 or a.shape[-1] not in (1, 2, 3, 4):
@@ -340,7 +340,7 @@ def from_hf_dataset(ds, *, channels: int | None = None, count: int | None = None
     sub, n = _first_rows(ds, [image_column], count, spec)
     images, names = [], []
     name_col = "name" if "name" in feats else None
-    for i, row in enumerate(tqdm(sub, total=n, desc="decoding images", unit="image", disable=_no_bar(progress))):
+    for i, row in enumerate(tqdm(sub, total=n, desc="decoding images", unit="image", disable=tqdm_disable(progress))):
         cell = row[image_column]
         try:
             img = decode_image(cell)
@@ -416,7 +416,7 @@ def _from_channel_columns(ds, *, channels, count, label_column, spec, progress) 
     sub, n = _first_rows(ds, cols, count, spec)
     name_col = "name" if "name" in feats else None
     images, names = [], []
-    for i, row in enumerate(tqdm(sub, total=n, desc="decoding images", unit="image", disable=_no_bar(progress))):
+    for i, row in enumerate(tqdm(sub, total=n, desc="decoding images", unit="image", disable=tqdm_disable(progress))):
         name = str(row[name_col]) if name_col else f"row {i}"
         planes = []
         for k in cols:

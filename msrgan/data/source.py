@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from pathlib import Path
@@ -29,91 +28,11 @@ from typing import Sequence
 
 import numpy as np
 
+from msrgan.data.datasource import DataSource, tqdm_disable
+
+__all__ = ["DataSource", "load_source"]
+
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-@dataclasses.dataclass
-class DataSource:
-    """Images with optional class labels, in their native dtype.
-
-    Attributes:
-        images: list of ``(H, W, C)`` arrays (uint8, uint16 or float), sizes may differ.
-        labels: ``(N,)`` int64 class ids, or ``None`` for unlabelled data.
-        class_names: names of the class ids (``class_names[labels[i]]``).
-        names: one name per image: file name (relative to the folder), or an id.
-        channels: channel count shared by all images.
-        kind: ``"synthetic"``, ``"folder"`` or ``"hf"``.
-        spec: what was loaded (the ``load_source`` spec).
-        skipped: ``(name, reason)`` of unreadable files that were skipped with a warning.
-        info: free-form details of the origin (generator parameters, layout, ...).
-    """
-
-    images: list
-    labels: np.ndarray | None
-    class_names: tuple[str, ...]
-    names: list[str]
-    channels: int
-    kind: str = "folder"
-    spec: str = ""
-    skipped: list = dataclasses.field(default_factory=list)
-    info: dict = dataclasses.field(default_factory=dict)
-
-    def __post_init__(self):
-        if len(self.images) != len(self.names):
-            raise ValueError(f"{len(self.images)} images but {len(self.names)} names")
-        if self.labels is not None:
-            self.labels = np.asarray(self.labels, dtype=np.int64)
-            if self.labels.shape != (len(self.images),):
-                raise ValueError(f"labels must have shape ({len(self.images)},), got {self.labels.shape}")
-            if len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
-                raise ValueError(f"labels must lie in 0..{len(self.class_names) - 1} (class_names has "
-                                 f"{len(self.class_names)} entries), got {self.labels.min()}..{self.labels.max()}")
-        self.class_names = tuple(self.class_names)
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    @property
-    def dtypes(self) -> list[str]:
-        """The distinct image dtypes, e.g. ``["uint16"]``."""
-        return sorted({np.dtype(im.dtype).name for im in self.images})
-
-    def subset(self, indices: Sequence[int]) -> "DataSource":
-        """A new source holding the images at ``indices`` (same class names)."""
-        idx = [int(i) for i in indices]
-        return dataclasses.replace(
-            self,
-            images=[self.images[i] for i in idx],
-            labels=None if self.labels is None else self.labels[idx],
-            names=[self.names[i] for i in idx],
-            skipped=list(self.skipped),
-            info=dict(self.info),
-        )
-
-    def split(self, val_fraction: float = 0.1, *, seed: int = 0) -> tuple["DataSource", "DataSource"]:
-        """Random train/validation split, stratified by class when labelled (every class with at
-        least two images keeps one in each part).
-
-        Returns:
-            ``(train, val)``.
-        """
-        if not 0 < val_fraction < 1:
-            raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction}")
-        rng = np.random.default_rng(seed)
-        n = len(self)
-        groups = [np.arange(n)] if self.labels is None else [np.flatnonzero(self.labels == c)
-                                                            for c in np.unique(self.labels)]
-        val: list[int] = []
-        for g in groups:
-            g = rng.permutation(g)
-            k = int(round(len(g) * val_fraction))
-            k = min(max(k, 1 if len(g) >= 2 else 0), len(g) - 1) if len(g) else 0
-            val.extend(g[:k].tolist())
-        val_set = set(val)
-        train = [i for i in range(n) if i not in val_set]
-        if not train or not val:
-            raise ValueError(f"cannot split {n} image(s) with val_fraction={val_fraction}: one part would be empty")
-        return self.subset(train), self.subset(sorted(val))
 
 
 def _is_hf_folder(path: Path) -> bool:
@@ -248,7 +167,7 @@ def _synthetic(*, channels: int, count: int, size, seed: int, bit_depth: int, pr
 
     images, labels = [], []
     it = iter_fields(count, seed=seed, size=size, channels=channels, bit_depth=bit_depth)
-    for img, y in tqdm(it, total=count, desc="synthesizing fields", unit="field", disable=_no_bar(progress)):
+    for img, y in tqdm(it, total=count, desc="synthesizing fields", unit="field", disable=tqdm_disable(progress)):
         images.append(img)
         labels.append(y)
     return DataSource(images=images, labels=np.asarray(labels, np.int64), class_names=CLASS_NAMES,
@@ -266,13 +185,8 @@ def _varied(*, channels: int, count: int, size, seed: int, params: dict, progres
 
     varied_params(**params)  # unknown names fail here, before any field is drawn
     images = [varied_field((seed, i), size=size, channels=channels, **params)
-              for i in tqdm(range(count), desc="drawing varied fields", unit="field", disable=_no_bar(progress))]
+              for i in tqdm(range(count), desc="drawing varied fields", unit="field", disable=tqdm_disable(progress))]
     return DataSource(images=images, labels=None, class_names=(), names=[f"varied-{seed}-{i:06d}" for i in range(count)],
                       channels=channels, kind="synthetic", spec="varied",
                       info={"generator": "msrgan.data.varied", "seed": seed, "size": size, "channels": channels,
                             "count": count, **({"field_params": dict(params)} if params else {})})
-
-
-def _no_bar(progress: bool | None):
-    """tqdm's ``disable``: None hides the bar when the output is not a terminal."""
-    return None if progress is None else not progress

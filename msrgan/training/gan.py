@@ -45,10 +45,8 @@ import keras
 from keras import ops
 
 from msrgan import losses as L
+from msrgan.training.phases import D_PHASES, PHASES
 
-PHASES: tuple[str, ...] = ("pretrain", "gan", "generator", "discriminator")
-G_PHASES = ("pretrain", "gan", "generator")
-D_PHASES = ("gan", "discriminator")
 METRIC_NAMES: tuple[str, ...] = ("g_loss", "d_loss", "mse", "content", "adversarial", "psnr")
 
 

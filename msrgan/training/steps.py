@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import keras
 
-from msrgan.training.gan import D_PHASES, G_PHASES
+from msrgan.training.phases import D_PHASES, G_PHASES
 
 
 def train_step(model, *args):
