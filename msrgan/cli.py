@@ -6,10 +6,16 @@ arguments, returning an exit code). Modules are found automatically, so adding a
 adding one file. Every parser (the top level and each command's) takes ``-q/--quiet`` and ``-v``
 (:class:`Parser` adds them), so commands need nothing for them.
 
-Errors are one line on stderr and never echo a token (see ``zoo.hub.redact``): usage errors
-(argparse's, through :class:`Parser`) and the ``ValueError``/``FileNotFoundError``/``FileExistsError``
-a command raises (``msrgan CMD: error: ...``) exit with status 2; warnings print as
-``warning: ...``, one line each.
+Errors are one line on stderr, ``msrgan CMD: error: ...`` (argparse's usage errors likewise, after
+the usage line), and never echo a token (see ``zoo.hub.redact``, and :class:`Parser` for argparse's);
+with ``-v`` the traceback comes first. The exit status says which kind (``msrgan.errors``): 0 success,
+1 runtime error (the Hub cannot be reached or refused the request, offline mode, out of memory or
+disk space, a ``RuntimeError``), 2 usage error (argparse's, and :class:`msrgan.errors.UsageError`:
+the command line alone is wrong), 3 input error (a file, folder, model, dataset, config file, Hub
+repository, revision or token given is missing, unreadable, invalid or would be overwritten:
+``ValueError``, ``FileNotFoundError``, ``FileExistsError``, ``PermissionError``...), 130
+interrupted. Any other exception is a bug and keeps Python's traceback (status 1). Warnings print
+as ``warning: ...``, one line each.
 
 Progress bars (tqdm, and those of ``huggingface_hub`` and ``datasets``, which use it) are shown only
 when stderr is a terminal, never with ``-q`` or when ``TQDM_DISABLE`` is set.
@@ -24,21 +30,42 @@ import logging
 import os
 import pkgutil
 import sys
+import traceback
 import warnings
 
 import msrgan.commands
+from msrgan.errors import EXIT_INTERRUPTED, EXIT_USAGE, exit_code
 
-EPILOG = ("exit status: 0 on success; 2 on a usage error or when the command fails (one line on stderr, "
-          "'msrgan COMMAND: error: ...', including a Hub that refuses the request or cannot be reached); "
-          "130 when interrupted. Tokens are never printed: anything that looks like one is shown as ***. "
-          "-q/--quiet (no progress bars, no Keras progress output) and -v (INFO logs; -vv DEBUG) work "
-          "before or after COMMAND. Progress bars show only when stderr is a terminal and TQDM_DISABLE is unset.")
+EPILOG = """\
+exit status:
+  0    success
+  1    runtime error: the command failed while running (the Hub cannot be reached
+       or refused the request, HF_HUB_OFFLINE=1, out of memory or disk space)
+  2    usage error: the command line itself is wrong (an unknown flag, a bad
+       option value or combination)
+  3    input error: a file, folder, image, model, dataset, config file, Hub
+       repository, revision or token given is missing, unreadable, invalid or
+       would be overwritten
+  130  interrupted
+Errors are one line on stderr, 'msrgan COMMAND: error: ...' (-v adds the
+traceback). Tokens are never printed: anything that looks like one is shown
+as ***.
+
+-q/--quiet (no progress bars, no Keras progress output) and -v (INFO logs;
+-vv DEBUG) work before or after COMMAND. Progress bars show only when stderr is
+a terminal and TQDM_DISABLE is unset."""
 
 
 def _redact(text: str) -> str:
     from zoo.hub import redact
 
     return redact(str(text))
+
+
+def _one_line(exc: BaseException) -> str:
+    """``exc``'s message on one line (its class name when it has none, e.g. ``MemoryError()``)."""
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split()) if "\n" in text else text
 
 
 class Parser(argparse.ArgumentParser):
@@ -66,9 +93,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="msrgan",
-        description="Deep-learning super-resolution for fluorescence microscopy (Keras 3; pick the backend "
+        description="Deep-learning super-resolution for fluorescence microscopy (Keras 3; pick the backend\n"
                     "with KERAS_BACKEND=tensorflow|torch|jax).",
         epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the exit status table keeps its lines
     )
     parser.add_argument("--version", action="version", version=f"msrgan {msrgan.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -128,17 +156,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     try:
         with warnings.catch_warnings(), _configure_output(args):
             warnings.showwarning = _show_warning
             return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, FileExistsError, PermissionError) as exc:
-        print(f"msrgan {args.command}: error: {_redact(exc)}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        code = exit_code(exc)
+        if code is None:  # a bug: Python's traceback, status 1
+            raise
+        if getattr(args, "verbosity", 0):
+            print(_redact("".join(traceback.format_exception(exc))).rstrip(), file=sys.stderr)
+        print(f"msrgan {args.command}: error: {_redact(_one_line(exc))}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import tifffile
 from msrgan.cli import main
 from msrgan.data.axes import AxesError, check_axes, file_axes, working_axes
 from msrgan.data.stack import read_stack
+from msrgan.errors import EXIT_INPUT
 from msrgan.inference import upscale
 from msrgan.models import Generator
 from msrgan.models.channels import PerChannel
@@ -117,7 +118,7 @@ def test_the_z_stack_that_was_read_as_rgb_is_upscaled_as_planes(gray, tmp_path):
     data = _data((3, 16, 16), seed=2)
     _imagej(tmp_path / "z.tif", data, "ZYX")
     # an RGB model cannot take a one-channel plane: a clear error, no output
-    assert main(["upscale", str(tmp_path / "z.tif"), "-o", str(tmp_path / "out"), "--model", str(folder)]) == 2
+    assert main(["upscale", str(tmp_path / "z.tif"), "-o", str(tmp_path / "out"), "--model", str(folder)]) == EXIT_INPUT
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     # the default presets pick the gray model for one channel; here, a gray model given explicitly
     gray_folder = gray.save_pretrained(tmp_path / "gray")
@@ -132,7 +133,7 @@ def test_axes_option_reads_an_ambiguous_stack(gray, gray_folder, tmp_path, capsy
     data = _data((5, 16, 16), seed=3)
     tifffile.imwrite(tmp_path / "pages.tif", data)  # no metadata: tifffile calls the axes QYX
     assert main(["upscale", str(tmp_path / "pages.tif"), "-o", str(tmp_path / "out"),
-                 "--model", str(gray_folder)]) == 2
+                 "--model", str(gray_folder)]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert "pages.tif" in err and "'QYX'" in err and "(5, 16, 16)" in err and "--axes" in err
     assert main(["upscale", str(tmp_path / "pages.tif"), "-o", str(tmp_path / "out"), "--model", str(gray_folder),
@@ -155,7 +156,7 @@ def test_python_axes_keep_the_order_given(gray):
 def test_png_output_of_a_stack_is_refused_before_the_model_runs(gray_folder, tmp_path, capsys):
     _imagej(tmp_path / "z.tif", _data((3, 16, 16)), "ZYX")
     assert main(["upscale", str(tmp_path / "z.tif"), "-o", str(tmp_path / "out"), "--model", str(gray_folder),
-                 "--suffix", ".png"]) == 2
+                 "--suffix", ".png"]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert "one 2-D image" in err and "'ZYX'" in err and "--suffix .tif" in err
 

@@ -20,6 +20,7 @@ pytest.importorskip("torch")
 
 from msrgan.bioimageio import _scale_range, validate_package  # noqa: E402
 from msrgan.cli import main  # noqa: E402
+from msrgan.errors import EXIT_INPUT  # noqa: E402
 from msrgan.inference import load_generator, upscale  # noqa: E402
 from msrgan.models import Generator  # noqa: E402
 
@@ -45,5 +46,5 @@ def test_exported_package_validates_runs_and_predicts_like_msrgan(tmp_path, caps
     np.testing.assert_allclose(np.load(tmp_path / "test_output.npy")[0], expected, atol=1e-4)
 
     before = target.read_bytes()
-    assert main(["export", "bioimageio", str(folder), "-o", str(target), "--no-test"]) == 2
+    assert main(["export", "bioimageio", str(folder), "-o", str(target), "--no-test"]) == EXIT_INPUT
     assert "exists" in capsys.readouterr().err and target.read_bytes() == before

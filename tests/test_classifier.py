@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from msrgan.errors import EXIT_INPUT
 from msrgan.training.classifier import (ClassifierBatches, center_crops, classification_report, confusion_matrix,
                                         format_confusion, prepare_images, train_classifier)
 
@@ -99,6 +100,6 @@ def test_train_classifier_command_saves_a_usable_extractor(tmp_path, capsys):
     (f,) = fx(np.zeros((1, 32, 32, 3), "float32"))
     assert tuple(f.shape) == (1, 8, 8, 32)
 
-    assert main(args) == 2
+    assert main(args) == EXIT_INPUT
     assert "--overwrite" in capsys.readouterr().err
-    assert main(args[:-2] + ["--config", str(tmp_path / "nope.toml"), "--out", str(out)]) == 2
+    assert main(args[:-2] + ["--config", str(tmp_path / "nope.toml"), "--out", str(out)]) == EXIT_INPUT

@@ -9,6 +9,7 @@ import pytest
 
 from msrgan.cli import main
 from msrgan.data.io import read_image
+from msrgan.errors import EXIT_INPUT, EXIT_USAGE
 from msrgan.data.synthetic import CLASS_NAMES, synthesize_field
 
 pytestmark = pytest.mark.one_backend  # numpy, files and the Hub client only: no Keras backend involved
@@ -46,7 +47,7 @@ def test_synth_needs_overwrite_for_a_non_empty_folder(tmp_path, capsys):
     assert _synth(out, count=26, channels=3, bit_depth=8) == 0
     before = (out / "00_000000.png").read_bytes()
     capsys.readouterr()
-    assert _synth(out, count=13, channels=3, bit_depth=8, seed=1) == 2
+    assert _synth(out, count=13, channels=3, bit_depth=8, seed=1) == EXIT_INPUT
     assert "--overwrite" in capsys.readouterr().err
     assert (out / "00_000000.png").read_bytes() == before  # untouched
     (out / "notes.txt").write_text("mine")
@@ -68,7 +69,7 @@ def test_synth_then_show_makes_a_contact_sheet(tmp_path, capsys):
         w, h = im.size
     assert h > 13 * 48 and w > 2 * 48  # 13 class rows of two 48-px tiles, plus labels
     capsys.readouterr()
-    assert main(["data", "show", str(out), "-o", str(sheet)]) == 2
+    assert main(["data", "show", str(out), "-o", str(sheet)]) == EXIT_INPUT
     assert "--overwrite" in capsys.readouterr().err
     assert main(["data", "show", str(out), "-o", str(sheet), "--overwrite", "--colors", "64"]) == 0
     with Image.open(sheet) as im:
@@ -82,7 +83,7 @@ def test_show_skips_corrupt_files_by_name_unless_strict(tmp_path, capsys):
     assert main(["data", "show", str(out), "-o", str(tmp_path / "s.png")]) == 0
     err = capsys.readouterr().err
     assert "05_broken.png" in err and "warning" in err
-    assert main(["data", "show", str(out), "-o", str(tmp_path / "t.png"), "--strict"]) == 2
+    assert main(["data", "show", str(out), "-o", str(tmp_path / "t.png"), "--strict"]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert "05_broken.png" in err and "error" in err
     assert not (tmp_path / "t.png").exists()
@@ -90,7 +91,7 @@ def test_show_skips_corrupt_files_by_name_unless_strict(tmp_path, capsys):
 
 def test_show_errors_on_an_empty_folder(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
-    assert main(["data", "show", str(tmp_path / "empty"), "-o", str(tmp_path / "s.png")]) == 2
+    assert main(["data", "show", str(tmp_path / "empty"), "-o", str(tmp_path / "s.png")]) == EXIT_INPUT
     assert "no image files" in capsys.readouterr().err
 
 
@@ -118,7 +119,7 @@ def test_push_then_load_dataset_from_the_local_hub(local_hub, tmp_path):
 
 
 def test_data_without_subcommand_prints_help(capsys):
-    assert main(["data"]) == 2
+    assert main(["data"]) == EXIT_USAGE
     assert "synth" in capsys.readouterr().out
 
 
@@ -129,5 +130,5 @@ def test_synth_rejects_bad_options(tmp_path, bad, capsys):
         rc = main(argv)
     except SystemExit as exc:  # argparse choices
         rc = exc.code
-    assert rc == 2
+    assert rc == EXIT_USAGE
     assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from msrgan.errors import EXIT_USAGE
 from tests.helpers import run_in_backend
 
 TRAIN = """
@@ -110,7 +111,7 @@ meta = json.loads(open({str(out / "training.json")!r}).read())
 print(json.dumps({{"bad": bad, "rc": rc, "distribute": meta["distribute"], "steps": meta["steps"]}}))
 """
     res = run_in_backend("jax", code, env=FOUR_CPUS, timeout=600)
-    assert res["bad"] == 2 and res["rc"] == 0
+    assert res["bad"] == EXIT_USAGE and res["rc"] == 0  # --batch-size 6 over 4 devices
     assert res["distribute"] == {"mode": "data-parallel", "devices": 4}
     assert res["steps"] == 4
 
@@ -121,8 +122,8 @@ def test_train_command_distribute_refused_off_jax(backend, tmp_path, capsys):
     if backend == "jax":
         pytest.skip("JAX supports keras.distribution")
     rc = main(["train", "--count", "4", "--size", "32", "--distribute", "data-parallel", "--out", str(tmp_path / "o")])
-    assert rc == 2
+    assert rc == EXIT_USAGE
     assert "KERAS_BACKEND=jax" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # nothing written before the refusal
     rc = main(["train", "--count", "4", "--size", "32", "--process-id", "1", "--out", str(tmp_path / "o")])
-    assert rc == 2 and "--distribute data-parallel" in capsys.readouterr().err
+    assert rc == EXIT_USAGE and "--distribute data-parallel" in capsys.readouterr().err

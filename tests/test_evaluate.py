@@ -15,6 +15,7 @@ from msrgan.cli import main
 from msrgan.data.degrade import degrade
 from msrgan.data.io import write_image
 from msrgan.data.normalize import normalize
+from msrgan.errors import EXIT_INPUT
 from msrgan.data.synthetic import synthesize_field
 from msrgan.evaluate import METHODS, evaluate, nucleus_channel_index, upsample
 from msrgan.models import Generator
@@ -123,7 +124,7 @@ def test_cli_evaluate_refuses_to_replace_a_report_without_overwrite(folder, caps
     out.mkdir()
     (out / "summary.md").write_text("earlier")
     rc = main(["evaluate", "--model", str(folder / "model"), "--data", str(folder / "fields"), "-o", str(out)])
-    assert rc == 2 and "--overwrite" in capsys.readouterr().err
+    assert rc == EXIT_INPUT and "--overwrite" in capsys.readouterr().err
     assert (out / "summary.md").read_text() == "earlier"
     assert sorted(p.name for p in out.iterdir()) == ["summary.md"]
 
@@ -132,7 +133,7 @@ def test_cli_evaluate_scale_mismatch(folder, capsys):
     rc = main(["evaluate", "--model", str(folder / "model"), "--data", str(folder / "fields"), "--scale", "2",
                "-o", str(folder / "x")])
     err = capsys.readouterr().err
-    assert rc == 2 and "--scale 2" in err and "x4" in err
+    assert rc == EXIT_INPUT and "--scale 2" in err and "x4" in err
 
 
 def test_sr_identical_to_bicubic_has_no_test_statistic(tmp_path):
@@ -265,6 +266,6 @@ def test_cli_evaluate_real_pairs(folder, tmp_path, capsys):
     assert len(_read_csv(out / "metrics.csv")) == 3 * len(METHODS)
     (tmp_path / "lr" / "field_2.png").rename(tmp_path / "lr" / "other.png")
     assert main(["evaluate", "--model", str(folder / "model"), "--lr", str(tmp_path / "lr"), "--hr",
-                 str(folder / "fields"), "-o", str(tmp_path / "x")]) == 2
+                 str(folder / "fields"), "-o", str(tmp_path / "x")]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert "paired by name" in err and "other" in err and "field_2" in err

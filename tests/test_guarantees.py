@@ -2,7 +2,8 @@
 
 Nothing the user had is lost or overwritten, nothing is written before the settings are validated,
 partial outputs never pass for whole ones (and are cleaned up), loading runs no code, and every
-user or environment error is one clear line with exit code 2 instead of a traceback. Secrets and
+user or environment error is one clear line instead of a traceback, with the exit status of its kind
+(``msrgan.errors``: 2 usage, 3 input, 1 runtime). Secrets and
 Hub failures are in ``tests/test_guarantees_hub.py``. A new command must pass these too: add its
 cases to the tables below.
 """
@@ -21,6 +22,7 @@ import numpy as np
 import pytest
 
 from msrgan.cli import main
+from msrgan.errors import EXIT_INPUT, EXIT_RUNTIME, EXIT_USAGE
 
 RUN_SETTINGS = ["train", "--count", "6", "--size", "64", "--channels", "1", "--scale", "2",
                 "--patch-size", "32", "--batch-size", "2", "--val-size", "32", "--val-fraction", "0.34",
@@ -69,31 +71,32 @@ def finished_run(tmp_path_factory) -> Path:
 # 1, 16: nothing is written or removed before every setting has been validated
 # ------------------------------------------------------------------------------------------------
 
-BAD_SETTINGS = {
-    "negative steps": (["--pretrain-steps", "-5"], "pretrain_steps"),
-    "unknown extractor": (["--content", "bogus=xyz"], "bogus"),
-    "ImageNet weights that are not HDF5": (["--content", "vgg19-imagenet={notes}"], "not a VGG19"),
-    "bad learning rate": (["--g-lr", "0"], "g_lr"),
-    "unknown degradation parameter": (["--degradation", "random", "--degradation-param", "photon=3"], "photon"),
+BAD_SETTINGS = {  # flags, what the error line names, exit status
+    "negative steps": (["--pretrain-steps", "-5"], "pretrain_steps", EXIT_USAGE),
+    "unknown extractor": (["--content", "bogus=xyz"], "bogus", EXIT_USAGE),
+    "ImageNet weights that are not HDF5": (["--content", "vgg19-imagenet={notes}"], "not a VGG19", EXIT_INPUT),
+    "bad learning rate": (["--g-lr", "0"], "g_lr", EXIT_USAGE),
+    "unknown degradation parameter": (["--degradation", "random", "--degradation-param", "photon=3"], "photon",
+                                      EXIT_USAGE),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_SETTINGS))
 def test_failed_overwrite_leaves_the_earlier_run_untouched(case, earlier_run, capsys):
-    flags, needle = BAD_SETTINGS[case]
+    flags, needle, status = BAD_SETTINGS[case]
     flags = [f.format(notes=earlier_run / "notes.txt") for f in flags]
     before = _tree(earlier_run)
-    assert main([*TINY_RUN, *flags, "--out", str(earlier_run), "--overwrite"]) == 2
+    assert main([*TINY_RUN, *flags, "--out", str(earlier_run), "--overwrite"]) == status
     _one_line_error(capsys, needle)
     assert _tree(earlier_run) == before
 
 
 @pytest.mark.parametrize("case", sorted(BAD_SETTINGS))
 def test_failed_new_run_writes_nothing(case, tmp_path, capsys):
-    flags, needle = BAD_SETTINGS[case]
+    flags, needle, status = BAD_SETTINGS[case]
     (tmp_path / "notes.txt").write_text("x")
     flags = [f.format(notes=tmp_path / "notes.txt") for f in flags]
-    assert main([*TINY_RUN, *flags, "--out", str(tmp_path / "new")]) == 2
+    assert main([*TINY_RUN, *flags, "--out", str(tmp_path / "new")]) == status
     _one_line_error(capsys, needle)
     assert not (tmp_path / "new").exists()
 
@@ -108,8 +111,8 @@ def test_a_crash_mid_run_keeps_the_earlier_run(earlier_run, monkeypatch, capsys)
 
     monkeypatch.setattr(train, "_fit_and_save", crash)
     before = _tree(earlier_run)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        main([*TINY_RUN, "--out", str(earlier_run), "--overwrite"])
+    assert main([*TINY_RUN, "--out", str(earlier_run), "--overwrite"]) == EXIT_RUNTIME
+    _one_line_error(capsys, "msrgan train: error: simulated crash during training")
     assert _tree(earlier_run) == before  # the old run, whole, and no partial folder left beside it
 
 
@@ -132,7 +135,7 @@ def test_a_copied_run_never_writes_into_the_original(finished_run, tmp_path, cap
     copy = tmp_path / "copy"
     shutil.copytree(finished_run, copy)
     before = _tree(finished_run)
-    assert main(["train", "--config", str(copy / "train_config.json"), "--resume"]) == 2
+    assert main(["train", "--config", str(copy / "train_config.json"), "--resume"]) == EXIT_INPUT
     _one_line_error(capsys, str(finished_run), "--out")
     # with --out the copy resumes in its own folder; the original is untouched
     assert main(["train", "--config", str(copy / "train_config.json"), "--resume", "--out", str(copy)]) == 0
@@ -144,7 +147,7 @@ def test_a_copied_run_never_writes_into_the_original(finished_run, tmp_path, cap
 def test_config_file_values_are_checked_by_name_and_file(setting, value, tmp_path, capsys):
     cfg = tmp_path / "bad.json"
     cfg.write_text(json.dumps({setting: value}))
-    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "o")]) == EXIT_INPUT
     _one_line_error(capsys, f"setting {setting}", str(cfg))
     assert not (tmp_path / "o").exists()
 
@@ -163,7 +166,7 @@ def test_a_truncated_checkpoint_is_named_with_the_previous_one(finished_run, tmp
     (run / "train_config.json").write_text(json.dumps(cfg))
     state = run / "checkpoints" / "step-00000004" / "state.safetensors"
     state.write_bytes(state.read_bytes()[:100])
-    assert main(["train", "--config", str(run / "train_config.json"), "--resume", "--gan-steps", "1"]) == 2
+    assert main(["train", "--config", str(run / "train_config.json"), "--resume", "--gan-steps", "1"]) == EXIT_INPUT
     _one_line_error(capsys, "step-00000004", "truncated", "step-00000002")
 
 
@@ -202,9 +205,9 @@ def test_a_tampered_config_is_refused_without_a_traceback(case, model_folder, tm
     from msrgan.data.io import write_image
 
     write_image(img, np.zeros((16, 16), np.uint8))
-    assert main(["upscale", str(img), "-o", str(tmp_path / "out"), "--model", str(model_folder)]) == 2
+    assert main(["upscale", str(img), "-o", str(tmp_path / "out"), "--model", str(model_folder)]) == EXIT_INPUT
     _one_line_error(capsys, "config.json")
-    assert main([*RUN_SETTINGS, "--generator", str(model_folder), "--out", str(tmp_path / "run")]) == 2
+    assert main([*RUN_SETTINGS, "--generator", str(model_folder), "--out", str(tmp_path / "run")]) == EXIT_INPUT
     _one_line_error(capsys, "config.json")
     assert not (tmp_path / "run").exists() and not (tmp_path / "out").exists()
 
@@ -272,7 +275,7 @@ def test_output_problems_stop_before_the_model_runs(case, model_folder, tmp_path
     monkeypatch.setattr(inference, "predict_batch", lambda *a, **k: calls.append(1))
     out = target(tmp_path)
     args = ["upscale", str(src), "-o", str(out), "--model", str(model_folder)]
-    assert main(args + (["--suffix", suffix] if suffix else [])) == 2
+    assert main(args + (["--suffix", suffix] if suffix else [])) == EXIT_INPUT
     _one_line_error(capsys, needle)
     assert calls == [] and not out.exists()
 
@@ -283,7 +286,7 @@ def test_tile_errors_say_the_same_rule(tile, model_folder, tmp_path, capsys):
 
     write_image(tmp_path / "a.png", np.zeros((16, 16), np.uint8))
     assert main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--model", str(model_folder),
-                 "--tile", tile]) == 2
+                 "--tile", tile]) == EXIT_USAGE
     _one_line_error(capsys, "tile must be an integer >= 1", f"tile={tile}")
 
 

@@ -5,8 +5,9 @@ the parametrizations):
 
 - a usage error or an error message never echoes a token (``hf_...``, or whatever follows a ``--tok*``
   flag): it is shown as ``***``;
-- a Hub that rejects the token, cannot be reached, or fails an LFS upload ends the command with exit
-  status 2 and one line ``msrgan CMD: error: ...`` naming the problem (no traceback, no token);
+- a Hub that rejects the token (exit status 3, an input error), cannot be reached or fails an LFS
+  upload (1, a runtime error) ends the command with one line ``msrgan CMD: error: ...`` naming the
+  problem (no traceback, no token);
 - a dead Hub with a warm cache serves the cached copy and says so once, naming the repository, the
   revision and the commit;
 - ``msrgan data synth --overwrite`` replaces only the files its own manifest lists, unchanged, and
@@ -37,6 +38,7 @@ import msrgan  # noqa: F401  (registers the msrgan models)
 import zoo
 from msrgan.cli import main
 from msrgan.data.io import write_image
+from msrgan.errors import EXIT_INPUT, EXIT_RUNTIME, EXIT_USAGE
 from tests.helpers import ROOT
 from tests.hubserver import free_port
 
@@ -112,7 +114,7 @@ def _repo(request, what: str = "") -> str:
         "data-synth-subparser"])
 def test_usage_errors_never_echo_a_token(argv, says, tmp_path, capfd):
     argv = [str(tmp_path) if a == "{dir}" else a for a in argv]
-    assert _cli(argv) == 2
+    assert _cli(argv) == EXIT_USAGE
     out, err = capfd.readouterr()
     line = _error_line(err, TOKEN, "s3cret-value-42")
     assert line.endswith(says) and line.startswith("msrgan")
@@ -126,7 +128,7 @@ def test_usage_errors_never_echo_a_token(argv, says, tmp_path, capfd):
 ], ids=["push-folder", "data-show-source", "pull-repo-id"])
 def test_error_messages_never_echo_a_token(argv, local_hub, tmp_path, capfd):
     argv = [a.replace("{dir}", str(tmp_path)) for a in argv]
-    assert _cli(argv) == 2
+    assert _cli(argv) == EXIT_INPUT  # a missing folder, source or repository
     out, err = capfd.readouterr()
     line = _error_line(err, TOKEN)
     assert line.startswith(f"msrgan {argv[0]}: error: ") and "hf_***" in line
@@ -152,7 +154,7 @@ def test_a_rejected_token_is_one_line(command, local_hub, model_folder, synth_fo
         proc = _cli_subprocess(argv, HF_TOKEN=rejected)
     finally:
         local_hub.rejected_tokens.discard(rejected)
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == EXIT_INPUT, proc.stderr  # the token given is wrong: retrying will not help
     line = _error_line(proc.stderr, rejected)
     assert line.startswith(f"msrgan {argv[0]}: error: ") and repo in line
     assert "the token was rejected (401 Unauthorized" in line and local_hub.url in line
@@ -166,7 +168,7 @@ def test_an_unreachable_hub_is_one_line_naming_the_endpoint(command, model_folde
     dead = _dead_endpoint()
     argv = _hub_command(command, _repo(request), model_folder, synth_folder, tmp_path)
     proc = _cli_subprocess(argv, HF_ENDPOINT=dead, HF_TOKEN=TOKEN)
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == EXIT_RUNTIME, proc.stderr
     line = _error_line(proc.stderr, TOKEN)
     assert line.startswith(f"msrgan {argv[0]}: error: ") and dead in line
     assert "cannot connect" in line or "cannot be reached" in line
@@ -184,7 +186,7 @@ def test_a_failed_lfs_upload_is_one_line(command, local_hub, model_folder, synth
         proc = _cli_subprocess(argv)
     finally:
         local_hub.fail_lfs_uploads = False
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == EXIT_RUNTIME, proc.stderr  # the Hub refused the upload (403)
     line = _error_line(proc.stderr)
     assert line.startswith(f"msrgan {argv[0]}: error: Pushing ") and repo in line and local_hub.url in line
     assert f"Error while uploading '{big_file}'" in line and "403 Forbidden" in line
@@ -283,7 +285,7 @@ def test_synth_overwrite_stops_before_replacing_a_file_it_did_not_write(prepare,
     prepare(out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     capfd.readouterr()
-    assert _synth(out, "--overwrite", *extra, seed=1) == 2
+    assert _synth(out, "--overwrite", *extra, seed=1) == EXIT_INPUT
     line = _error_line(capfd.readouterr().err)
     assert line.startswith(f"msrgan data: error: --out {out} holds {names}, which msrgan data synth did not write")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing written, nothing removed

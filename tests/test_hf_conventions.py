@@ -29,6 +29,7 @@ from huggingface_hub.errors import (
 import msrgan  # noqa: F401  (registers the msrgan models)
 import zoo
 from msrgan.cli import main as cli
+from msrgan.errors import EXIT_INPUT
 from msrgan.models import Generator
 
 TINY = dict(num_blocks=1, filters=8, channels=1, scale=2)
@@ -329,7 +330,7 @@ def test_cli_push_to_a_branch_and_as_a_pull_request(local_hub, request, tmp_path
     assert capsys.readouterr().out.strip().endswith(HfApi().list_repo_commits(repo, revision="dev")[0].commit_id)
     assert cli(["push", str(folders[2]), "--repo", repo, "--create-pr"]) == 0
     assert capsys.readouterr().out.strip().endswith("/discussions/1")
-    assert cli(["push", str(folders[2]), "--repo", repo, "--branch", "nope"]) == 2
+    assert cli(["push", str(folders[2]), "--repo", repo, "--branch", "nope"]) == EXIT_INPUT
     assert "branch or revision does not exist" in capsys.readouterr().err
 
 

@@ -19,6 +19,7 @@ from huggingface_hub import HfApi
 import msrgan  # noqa: F401  (registers the msrgan models)
 import zoo
 from msrgan.cli import main as cli
+from msrgan.errors import EXIT_INPUT
 from msrgan.models import Generator
 from tests.helpers import run_in_backend
 
@@ -136,7 +137,7 @@ def test_token_is_never_printed_or_logged(local_hub, request, tmp_path, caplog, 
         folder = _generator(8).save_pretrained(tmp_path / "g")
         assert cli(["push", str(folder), "--repo", repo, "--token", token, "--message", "from the CLI"]) == 0
         assert sent_token()
-        assert cli(["push", str(tmp_path / "missing"), "--repo", repo, "--token", token]) == 2
+        assert cli(["push", str(tmp_path / "missing"), "--repo", repo, "--token", token]) == EXIT_INPUT
         monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))  # --token - reads it from stdin
         assert cli(["push", str(folder), "--repo", repo, "--token", "-", "--message", "token from stdin"]) == 0
         assert sent_token()
@@ -173,10 +174,10 @@ def test_cli_push_pull_round_trip(local_hub, request, tmp_path, capsys, x):
         assert (out / name).read_bytes() == (folder / name).read_bytes(), name
     np.testing.assert_array_equal(_np(zoo.from_pretrained(out)(x)), _np(g(x)))
 
-    assert cli(["pull", repo, "-o", str(out)]) == 2
+    assert cli(["pull", repo, "-o", str(out)]) == EXIT_INPUT
     assert "already holds" in capsys.readouterr().err
     assert cli(["pull", f"hf://{repo}", "-o", str(out), "--revision", sha, "--overwrite"]) == 0
-    assert cli(["pull", "user/nothing-here", "-o", str(tmp_path / "x")]) == 2
+    assert cli(["pull", "user/nothing-here", "-o", str(tmp_path / "x")]) == EXIT_INPUT
     assert "was not found" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
@@ -184,7 +185,7 @@ def test_cli_push_pull_round_trip(local_hub, request, tmp_path, capsys, x):
     config = json.loads((folder / "config.json").read_text())
     config["config"]["filters"] = 4
     (folder / "config.json").write_text(json.dumps(config))
-    assert cli(["push", str(folder), "--repo", repo]) == 2
+    assert cli(["push", str(folder), "--repo", repo]) == EXIT_INPUT
     assert "'head_conv/kernel'" in capsys.readouterr().err
     assert local_hub.commits(repo)[-1] == sha
 

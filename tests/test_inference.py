@@ -10,6 +10,7 @@ import msrgan.inference as inference
 from msrgan.cli import main
 from msrgan.data.io import read_image, write_image
 from msrgan.data.normalize import fit_normalization
+from msrgan.errors import EXIT_INPUT, EXIT_RUNTIME
 from msrgan.inference import (
     default_overlap,
     plan_tiles,
@@ -350,13 +351,15 @@ def test_cli_glob_and_tiff_output(tmp_path, saved_model):
 
 def test_cli_bad_inputs_give_clear_errors(tmp_path, saved_model, capsys):
     (tmp_path / "notes.txt").write_text("hello")
-    assert main(["upscale", str(tmp_path / "notes.txt"), "-o", str(tmp_path / "o"), "--model", str(saved_model)]) == 2
+    assert main(["upscale", str(tmp_path / "notes.txt"), "-o", str(tmp_path / "o"),
+                 "--model", str(saved_model)]) == EXIT_INPUT
     assert "notes.txt: unsupported image type '.txt'" in capsys.readouterr().err
-    assert main(["upscale", str(tmp_path / "missing.png"), "-o", str(tmp_path / "o"), "--model", str(saved_model)]) == 2
+    assert main(["upscale", str(tmp_path / "missing.png"), "-o", str(tmp_path / "o"),
+                 "--model", str(saved_model)]) == EXIT_INPUT
     assert "missing.png" in capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert main(["upscale", str(empty), "-o", str(tmp_path / "o"), "--model", str(saved_model)]) == 2
+    assert main(["upscale", str(empty), "-o", str(tmp_path / "o"), "--model", str(saved_model)]) == EXIT_INPUT
     assert "no images" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
@@ -365,11 +368,11 @@ def test_cli_never_overwrites_an_input_and_respects_existing_outputs(tmp_path, s
     (src,) = _inputs(tmp_path / "in", n=1)
     original = src.read_bytes()
     rc = main(["upscale", str(src), "-o", str(src), "--model", str(saved_model), "--overwrite"])
-    assert rc == 2 and "inputs are never overwritten" in capsys.readouterr().err
+    assert rc == EXIT_INPUT and "inputs are never overwritten" in capsys.readouterr().err
     assert src.read_bytes() == original
     out = tmp_path / "in" / "field0_x4.png"
     out.write_bytes(b"earlier result")
-    assert main(["upscale", str(src), "-o", str(tmp_path / "in"), "--model", str(saved_model)]) == 2
+    assert main(["upscale", str(src), "-o", str(tmp_path / "in"), "--model", str(saved_model)]) == EXIT_INPUT
     assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == b"earlier result"
     assert main(["upscale", str(src), "-o", str(tmp_path / "in"), "--model", str(saved_model), "--overwrite"]) == 0
     assert read_image(out).shape == (96, 112, 3) and src.read_bytes() == original
@@ -378,7 +381,7 @@ def test_cli_never_overwrites_an_input_and_respects_existing_outputs(tmp_path, s
 def test_cli_channel_mismatch_and_channel_map(tmp_path, saved_model, capsys):
     (src,) = _inputs(tmp_path / "in", n=1, channels=1, dtype=np.uint16)
     out = tmp_path / "out"
-    assert main(["upscale", str(src), "-o", str(out), "--model", str(saved_model)]) == 2
+    assert main(["upscale", str(src), "-o", str(out), "--model", str(saved_model)]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert "1 channel(s)" in err and "expects 3" in err and "--channels" in err
     assert not out.exists() or not any(out.iterdir())
@@ -395,7 +398,7 @@ def test_cli_channel_mismatch_and_channel_map(tmp_path, saved_model, capsys):
 
 
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
-def test_cli_failure_mid_write_leaves_no_partial_output(tmp_path, saved_model, monkeypatch, suffix):
+def test_cli_failure_mid_write_leaves_no_partial_output(tmp_path, saved_model, monkeypatch, capsys, suffix):
     _inputs(tmp_path / "in", n=2, size=(80, 80))
     out = tmp_path / "out"
     calls = {"n": 0}
@@ -408,9 +411,9 @@ def test_cli_failure_mid_write_leaves_no_partial_output(tmp_path, saved_model, m
         return real(model, batch)
 
     monkeypatch.setattr(inference, "predict_batch", failing)
-    with pytest.raises(RuntimeError, match="simulated"):
-        main(["upscale", str(tmp_path / "in"), "-o", str(out), "--model", str(saved_model), "--tile", "40",
-              "--overlap", "4", "--batch-size", "8", "--suffix", suffix])
+    assert main(["upscale", str(tmp_path / "in"), "-o", str(out), "--model", str(saved_model), "--tile", "40",
+                 "--overlap", "4", "--batch-size", "8", "--suffix", suffix]) == EXIT_RUNTIME
+    assert "msrgan upscale: error: simulated failure" in capsys.readouterr().err
     # The first image is complete; the second left nothing, not even a temporary file.
     assert sorted(p.name for p in out.iterdir()) == [f"field0_x4{suffix}"]
     assert read_image(out / f"field0_x4{suffix}").shape == (320, 320, 3)

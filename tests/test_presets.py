@@ -12,6 +12,7 @@ import pytest
 
 import zoo
 from msrgan.cli import main
+from msrgan.errors import EXIT_INPUT
 from msrgan.models.channels import DEFAULT_PRESETS, PER_CHANNEL_PRESET
 from tests.helpers import other_backends, run_in_backend
 
@@ -115,10 +116,11 @@ def test_a_channel_count_no_model_takes_names_the_ways_out(tmp_path, capsys):
 
     src = tmp_path / "two.tif"
     tifffile.imwrite(src, np.zeros((2, 16, 16), np.uint16), imagej=True, metadata={"axes": "CYX"})
-    assert main(["upscale", str(src), "-o", str(tmp_path / "o"), "--model", "msrgan-x4-rgb"]) == 2
+    assert main(["upscale", str(src), "-o", str(tmp_path / "o"), "--model", "msrgan-x4-rgb"]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert "--channels" in err and "--per-channel" in err
-    assert main(["upscale", str(src), "-o", str(tmp_path / "o"), "--model", "msrgan-x4-rgb", "--per-channel"]) == 2
+    assert main(["upscale", str(src), "-o", str(tmp_path / "o"), "--model", "msrgan-x4-rgb",
+                 "--per-channel"]) == EXIT_INPUT
     assert "single-channel" in capsys.readouterr().err
 
 

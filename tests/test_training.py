@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from keras import ops
 
+from msrgan.errors import EXIT_INPUT, EXIT_USAGE
 from msrgan.models import Discriminator, Generator, ImageNetVGG19Features, MiniVGG19, MiniVGG19Features
 from msrgan.training.callbacks import latest_checkpoint, restore_checkpoint, save_checkpoint
 from msrgan.training.gan import MSRGAN
@@ -283,12 +284,12 @@ def test_train_command_end_to_end(tmp_path, capsys):
     assert "val_psnr" in epochs[0] and len(epochs) == 3
 
     # an existing run is not overwritten by accident
-    assert main(args) == 2
+    assert main(args) == EXIT_INPUT
     assert "--overwrite" in capsys.readouterr().err
     # resuming with more adversarial steps continues from step 4
     resume = args[:args.index("--gan-steps") + 1] + ["4"] + args[args.index("--gan-steps") + 2:] + ["--resume"]
     # a resume that would not continue the same training is refused, naming the setting
-    assert main(resume + ["--alpha", "0.5"]) == 2
+    assert main(resume + ["--alpha", "0.5"]) == EXIT_INPUT
     assert "alpha" in capsys.readouterr().err
     assert main(resume) == 0
     meta = json.loads((out / "config.json").read_text())["metadata"]["training"]
@@ -304,14 +305,14 @@ def test_train_command_config_file_and_errors(tmp_path, capsys):
 
     cfg = tmp_path / "train.toml"
     cfg.write_text('count = 4\nsize = 64\nchannels = 1\nlearning-rate = 3\n')
-    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "o")]) == EXIT_INPUT
     assert "learning_rate" in capsys.readouterr().err
-    assert main(["train", "--config", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")]) == 2
+    assert main(["train", "--config", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")]) == EXIT_INPUT
     assert "missing.json" in capsys.readouterr().err
-    assert main(["train", "--count", "4", "--size", "64"]) == 2
+    assert main(["train", "--count", "4", "--size", "64"]) == EXIT_USAGE
     assert "--out" in capsys.readouterr().err
     # --resume needs a checkpoint to continue from; a folder without one is not trained from scratch
-    assert main(["train", "--count", "4", "--size", "64", "--resume", "--out", str(tmp_path / "none")]) == 2
+    assert main(["train", "--count", "4", "--size", "64", "--resume", "--out", str(tmp_path / "none")]) == EXIT_INPUT
     assert "no checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "none").exists()
 

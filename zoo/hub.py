@@ -120,7 +120,8 @@ _MIXED: dict[tuple[type, type], type] = {}
 
 def hub_error(cls: type[BaseException], message: str, *, base: type[BaseException],
               cause: BaseException | None = None) -> BaseException:
-    """An exception of ``huggingface_hub``'s class ``cls`` that is also a ``base`` (builtin) exception.
+    """An exception of ``huggingface_hub``'s class ``cls`` that is also a ``base`` exception (a builtin
+    one, or :class:`HubUnreachableError`).
 
     ``except RepositoryNotFoundError`` (the Hugging Face way) and ``except FileNotFoundError`` (what
     the zoo raised before) both catch it. It carries ``message`` (one line, never a token) and, for
@@ -271,7 +272,9 @@ def snapshot(source: str, revision: str | None = None, *, repo_type: str = "mode
         RepositoryNotFoundError / RevisionNotFoundError (``huggingface_hub``'s, also
             ``FileNotFoundError``): The repository or revision does not exist.
         LocalEntryNotFoundError (also ``FileNotFoundError``): Offline, ``local_files_only`` or with
-            the Hub unreachable, the snapshot is not in the cache.
+            the Hub unreachable, the snapshot is not in the cache; with the Hub unreachable it is also
+            a :class:`HubUnreachableError` (a ``ConnectionError``), which ``msrgan`` reports as a
+            runtime error (exit status 1), not as a missing input.
         HfHubHTTPError (also ``ValueError``): Another error answered by the Hub.
         ValueError: A malformed repository id.
 
@@ -310,8 +313,9 @@ def snapshot(source: str, revision: str | None = None, *, repo_type: str = "mode
                         "is private and the token has no access to it)", base=FileNotFoundError, cause=exc) from None
     except IncompleteSnapshotError:
         raise hub_error(LocalEntryNotFoundError, f"The cached copy of {where} is incomplete and the Hub cannot be "
-                        "reached; download it again online", base=FileNotFoundError) from None
+                        "reached; download it again online", base=HubUnreachableError) from None
     except LocalEntryNotFoundError:
+        base = FileNotFoundError
         if local_files_only:
             message = (f"local_files_only=True and {where} is not in the Hub cache ({cache or _cache_dir()}); "
                        "load it once without local_files_only (or run `msrgan pull`) first")
@@ -321,7 +325,8 @@ def snapshot(source: str, revision: str | None = None, *, repo_type: str = "mode
         else:
             message = (f"{where} is not in the Hub cache ({cache or _cache_dir()}) and the Hub at {endpoint()} "
                        "cannot be reached" + (f" ({unreachable})" if unreachable else ""))
-        raise hub_error(LocalEntryNotFoundError, message, base=FileNotFoundError) from None
+            base = HubUnreachableError
+        raise hub_error(LocalEntryNotFoundError, message, base=base) from None
     except HfHubHTTPError as exc:
         raise hub_error(type(exc), redact(f"The Hub at {endpoint()} refused {where}: {_reason(exc)}", token),
                         base=ValueError, cause=exc) from None

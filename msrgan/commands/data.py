@@ -17,6 +17,8 @@ import hashlib
 import json
 import sys
 
+from msrgan.errors import UsageError
+
 _SYNTH_COLUMNS = ("file_name", "label", "class_name", "index", "seed", "size", "channels", "bit_depth", "generator")
 SYNTH_MANIFEST = ".msrgan-synth.json"  # the files `data synth` wrote into a folder, with their sha256
 SYNTH_GENERATOR = "msrgan data synth"
@@ -98,7 +100,7 @@ def run_synth(args) -> int:
     from msrgan.data.synthetic import CLASS_NAMES, iter_fields
 
     if args.count < 1:
-        raise ValueError(f"--count must be at least 1, got {args.count}")
+        raise UsageError(f"--count must be at least 1, got {args.count}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"--out {out} is a file, not a folder")
@@ -235,7 +237,7 @@ def run_show(args) -> int:
     from msrgan.data.sheet import save_contact_sheet
 
     if args.per_class < 1:
-        raise ValueError(f"--per-class must be at least 1, got {args.per_class}")
+        raise UsageError(f"--per-class must be at least 1, got {args.per_class}")
     out = Path(args.output)
     if out.exists() and not args.overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from msrgan.errors import UsageError
+
 
 def register(sub) -> None:
     from msrgan.data.degrade import DEGRADATIONS
@@ -67,9 +69,9 @@ def run(args) -> int:
     from msrgan.models.channels import default_model
 
     if (args.lr is None) != (args.hr is None):
-        raise ValueError("--lr and --hr go together: the LR and HR folders of real paired acquisitions")
+        raise UsageError("--lr and --hr go together: the LR and HR folders of real paired acquisitions")
     if (args.data is None) == (args.lr is None):
-        raise ValueError("give either --data (HR images, LR made by --degradation) or --lr and --hr (real pairs)")
+        raise UsageError("give either --data (HR images, LR made by --degradation) or --lr and --hr (real pairs)")
     specs = args.model or [default_model(3)]
     models = [load_generator(spec) for spec in specs]
     for spec, model in zip(specs, models):

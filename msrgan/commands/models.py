@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from msrgan.errors import UsageError
+
 
 def register(sub) -> None:
     p = sub.add_parser("models", help="list the zoo models and the pretrained presets, or describe one")
@@ -24,7 +26,13 @@ def run(args) -> int:
     import zoo
 
     if args.name:
-        info = zoo.describe_preset(args.name) if args.name in zoo.list_presets() else zoo.describe(args.name)
+        if args.name in zoo.list_presets():
+            info = zoo.describe_preset(args.name)
+        else:
+            try:
+                info = zoo.describe(args.name)
+            except ValueError as exc:  # not a zoo name: the command line is wrong
+                raise UsageError(str(exc)) from None
         print(json.dumps(info, indent=2))
         return 0
     print("zoo models (architectures; zoo.create(name)):")

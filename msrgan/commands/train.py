@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 
+from msrgan.errors import UsageError
+
 SYNTHETIC_COUNT = 64  # synthetic fields drawn when --count is not given
 # Settings a --resume may change: more adversarial steps, logging, compilation and scale-out. Any
 # other difference from the run's train_config.json (data, networks, losses, schedule) is refused,
@@ -200,7 +202,7 @@ def _key_values(items, what: str) -> dict | None:
     for item in items:
         key, sep, value = str(item).partition("=")
         if not sep or not key:
-            raise ValueError(f"{what} must be KEY=VALUE, got {item!r}")
+            raise UsageError(f"{what} must be KEY=VALUE, got {item!r}")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -226,11 +228,35 @@ def run(args) -> int:
     file_cfg = load_config_file(args.config) if args.config else None
     opt = resolve_options(DEFAULTS, file_cfg, flags, source=str(args.config))
     opt["out"] = run_folder(args.config, file_cfg, flags.get("out"))
-    opt = check_settings(opt, train_settings(), origins(flags, file_cfg, args.config))
+    origin = origins(flags, file_cfg, args.config)
+    opt = check_settings(opt, train_settings(), origin)
+    _check_options(opt, origin)
     result = train_msrgan(opt)
     print(result["table"])
     print(f"saved the generator to {opt['out']} ({result['seconds']:.0f} s on {result['backend']})")
     return 0
+
+
+def _check_options(opt: dict, origin) -> None:
+    """Refuses degradation parameters or a content extractor that no run takes, before anything is read.
+
+    A usage error (``UsageError``) when the value came from a flag, an input error (``ValueError``)
+    when it came from a config file (``origin`` as for ``check_settings``).
+    """
+    from msrgan.data.degrade import degradation_params
+
+    def refuse(name: str, message: str):
+        where = origin(name)
+        raise (ValueError if where.startswith("config file") else UsageError)(f"{message} (from {where})")
+
+    try:
+        degradation_params(opt["degradation"], int(opt["scale"]), **(opt["degradation_params"] or {}))
+    except ValueError as exc:
+        refuse("degradation_params", f"degradation {opt['degradation']!r}: {exc}")
+    kind, _, arg = str(opt["content"] or "none").partition("=")
+    if kind.lower() != "none" and (kind not in ("minivgg19", "vgg19-imagenet") or (kind == "minivgg19" and not arg)):
+        refuse("content", f"content extractor {opt['content']!r}: use minivgg19=PATH_OR_REPO, "
+                          "vgg19-imagenet[=WEIGHTS|none] or none")
 
 
 def run_folder(config_path, file_config: dict | None, out_flag) -> str | None:
@@ -246,7 +272,7 @@ def run_folder(config_path, file_config: dict | None, out_flag) -> str | None:
         return str(out_flag)
     recorded = (file_config or {}).get("out")
     if recorded is None:
-        raise ValueError("--out is required: the folder of the trained generator, logs and checkpoints")
+        raise UsageError("--out is required: the folder of the trained generator, logs and checkpoints")
     folder = Path(config_path).resolve().parent
     if Path(str(recorded)).expanduser().resolve() != folder:
         raise ValueError(f"{config_path} records out={recorded!r} but lies in {folder} (a copied run?); pass "
@@ -301,10 +327,10 @@ def build_generator(spec: str, channels: int, scale: int, options: dict | None):
     options = dict(options or {})
     if spec in zoo.list_models():
         if zoo.describe(spec)["class"] != "Generator":
-            raise ValueError(f"--generator {spec!r} is a {zoo.describe(spec)['class']}, not a Generator")
+            raise UsageError(f"--generator {spec!r} is a {zoo.describe(spec)['class']}, not a Generator")
         return zoo.create(spec, channels=channels, scale=scale, **options)
     if options:
-        raise ValueError("--generator-option applies to zoo names, not to a pretrained generator")
+        raise UsageError("--generator-option applies to zoo names, not to a pretrained generator")
     g = Generator.from_pretrained(spec)
     if g.channels != channels or g.scale != scale:
         raise ValueError(f"the generator at {spec} is {g.channels}-channel x{g.scale}; the run is {channels}-channel "
@@ -318,21 +344,24 @@ def _distribution(opt: dict):
     multi = {k: opt[k] for k in ("coordinator", "num_processes", "process_id") if opt[k] is not None}
     if mode == "none":
         if multi:
-            raise ValueError(f"--{'/--'.join(k.replace('_', '-') for k in multi)} need --distribute data-parallel")
+            raise UsageError(f"--{'/--'.join(k.replace('_', '-') for k in multi)} need --distribute data-parallel")
         return None
     if mode != "data-parallel":
-        raise ValueError(f"--distribute must be 'none' or 'data-parallel', got {mode!r}")
+        raise UsageError(f"--distribute must be 'none' or 'data-parallel', got {mode!r}")
     from msrgan.training.distribute import check_global_batch, enable_data_parallel
 
-    distribution = enable_data_parallel(coordinator=opt["coordinator"], num_processes=opt["num_processes"],
-                                        process_id=opt["process_id"])
+    try:  # another backend than JAX, an incomplete multi-host set-up: the command line does not fit
+        distribution = enable_data_parallel(coordinator=opt["coordinator"], num_processes=opt["num_processes"],
+                                            process_id=opt["process_id"])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     try:
         check_global_batch(int(opt["batch_size"]), distribution)
-    except ValueError:
+    except ValueError as exc:
         import keras
 
         keras.distribution.set_distribution(None)
-        raise
+        raise UsageError(f"--batch-size: {exc}") from None
     return distribution
 
 
@@ -373,7 +402,7 @@ def train_msrgan(opt: dict) -> dict:
     t0 = time.time()
     opt = check_settings(opt, train_settings())
     if not opt["out"]:
-        raise ValueError("out is required: the folder of the trained generator, logs and checkpoints")
+        raise UsageError("out is required: the folder of the trained generator, logs and checkpoints")
     out = Path(opt["out"])
     replace = _check_out(out, opt)
     channels = check_channels(int(opt["channels"]), name="--channels")

@@ -9,6 +9,8 @@ Example::
 
 from __future__ import annotations
 
+from msrgan.errors import UsageError
+
 SYNTHETIC_COUNT = 520  # synthetic fields drawn when --count is not given
 
 DEFAULTS = {
@@ -72,7 +74,7 @@ def run(args) -> int:
     file_cfg = load_config_file(args.config) if args.config else None
     opt = resolve_options(DEFAULTS, file_cfg, vars(args), source=str(args.config))
     if not opt["out"]:
-        raise ValueError("--out is required: the folder to save the trained classifier in")
+        raise UsageError("--out is required: the folder to save the trained classifier in")
     out = Path(opt["out"])
     if (out / "config.json").exists() and not opt["overwrite"]:
         raise FileExistsError(f"{out} already holds a model; pass --overwrite to replace it")

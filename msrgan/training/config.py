@@ -143,8 +143,11 @@ def check_settings(options: dict, settings: dict[str, Setting], origin=None) -> 
             error message.
 
     Raises:
-        ValueError: naming the setting, where it came from, what it must be and the value given.
+        UsageError (a ValueError): naming the setting, where it came from, what it must be and the
+            value given; a plain ValueError (an input error) when the value came from a config file.
     """
+    from msrgan.errors import UsageError
+
     out = dict(options)
     for name, rule in settings.items():
         if name not in out:
@@ -152,8 +155,9 @@ def check_settings(options: dict, settings: dict[str, Setting], origin=None) -> 
         try:
             out[name] = rule.check(out[name])
         except ValueError as exc:
-            where = f" (from {origin(name)})" if origin is not None else ""
-            raise ValueError(f"setting {name}{where} {exc}, got {out[name]!r}") from None
+            where = origin(name) if origin is not None else None
+            error = ValueError if where is not None and where.startswith("config file") else UsageError
+            raise error(f"setting {name}{f' (from {where})' if where else ''} {exc}, got {out[name]!r}") from None
     return out
 
 
@@ -197,7 +201,9 @@ def set_precision(mixed_precision: str | None) -> str:
         keras.config.set_dtype_policy("float32")
         return "float32"
     if mixed_precision not in ("bfloat16", "float16"):
-        raise ValueError(f"--mixed-precision must be bfloat16 or float16, got {mixed_precision!r}")
+        from msrgan.errors import UsageError
+
+        raise UsageError(f"--mixed-precision must be bfloat16 or float16, got {mixed_precision!r}")
     keras.config.set_dtype_policy(f"mixed_{mixed_precision}")
     return f"mixed_{mixed_precision}"
 
@@ -220,4 +226,6 @@ def parse_jit(value) -> bool:
         return True
     if v in ("off", "false", "0", "no"):
         return False
-    raise ValueError(f"--jit-compile must be auto, on or off, got {value!r}")
+    from msrgan.errors import UsageError
+
+    raise UsageError(f"--jit-compile must be auto, on or off, got {value!r}")
