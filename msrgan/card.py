@@ -44,31 +44,30 @@ METRIC_CONVENTIONS = {
 }
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
-_KINDS = {
-    "Generator": {
-        "task": "image-to-image", "task_name": "Super-resolution", "tags": ["super-resolution", "srgan", "image-to-image"],
-        "what": "the mSRGAN/SRResNet generator: it turns a low-resolution fluorescence microscopy image "
-                "into one {scale} times larger in each direction",
-    },
-    "Discriminator": {
-        "task": None, "task_name": "GAN discriminator", "tags": ["super-resolution", "srgan", "gan"],
-        "what": "the SRGAN discriminator of mSRGAN (one real/fake logit per image); useful to resume "
-                "or fine-tune GAN training, not for inference",
-    },
-    "MiniVGG19": {
-        "task": "image-classification", "task_name": "Protein localization classification",
-        "tags": ["image-classification", "feature-extraction"],
-        "what": "miniVGG19, the microscopy classifier whose block features give mSRGAN its content loss",
-    },
+CARD_KIND_KEYS = ("task", "task_name", "tags", "what", "intended", "call")
+GENERIC_KIND: dict[str, Any] = {
+    "task": None, "task_name": "Model", "tags": [], "what": "a network of the msrgan model family",
+    "intended": (), "call": "y = model(x[None])\n",
 }
-_EXTRACTOR = {
-    "task": "feature-extraction", "task_name": "Feature extraction", "tags": ["feature-extraction"],
-    "what": "a frozen feature extractor for mSRGAN's content (perceptual) loss",
-}
+CARD_KINDS: dict[str, dict[str, Any]] = {}
+"""Class name -> the ``card_kind`` its class declares; ``msrgan.models.base.ZooModel`` fills it."""
+
+
+def register_card_kind(class_name: str, kind: Mapping[str, Any]) -> dict[str, Any]:
+    """Records the card kind of a model class (``GENERIC_KIND`` completed by ``kind``) and returns it.
+
+    Raises:
+        TypeError: ``kind`` has a key other than ``CARD_KIND_KEYS``.
+    """
+    unknown = sorted(set(kind) - set(CARD_KIND_KEYS))
+    if unknown:
+        raise TypeError(f"{class_name}.card_kind has unknown key(s) {unknown}; known: {list(CARD_KIND_KEYS)}")
+    CARD_KINDS[class_name] = merged = {**GENERIC_KIND, **kind}
+    return merged
 
 
 def _kind(class_name: str) -> dict[str, Any]:
-    return _KINDS.get(class_name, _EXTRACTOR)
+    return CARD_KINDS.get(class_name, GENERIC_KIND)
 
 
 def _fmt(value: Any) -> str:
@@ -201,24 +200,10 @@ def _intended_use(config: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
         lines.append(f"- Values: {conv.get('dtype', 'float32')} in {conv.get('value_range', [0, 1])}, "
                      f"{conv.get('normalization', 'per-channel normalized')}; `msrgan.data.normalize` does "
                      f"this and `denormalize` maps results back to the input's dtype and range.")
-    if config["class_name"] == "Generator":
-        lines += [
-            f"- Output: {meta.get('scale', '?')}x larger, same channels, linear (clip to [0, 1] before "
-            "denormalizing). The model is fully convolutional: any image size works; tile large images.",
-            "- Intended for: sharpening fast, low-magnification fluorescence acquisitions (e.g. high-content "
-            "screening fields) for viewing and for downstream steps validated on super-resolved images.",
-            "- Limitations: a GAN-trained generator can add plausible detail that is not in the sample. "
-            "Do not measure intensities or count sub-resolution structures on its output without "
-            "validation, and do not use it for diagnosis. Microscopes, stains, magnifications or "
-            "degradations unlike the training data are out of distribution.",
-        ]
-    elif config["class_name"] == "Discriminator":
-        lines.append("- Intended for: continuing or fine-tuning mSRGAN training; its logits are not a quality score.")
-    else:
-        classes = meta.get("class_names")
-        if classes:
-            lines.append(f"- Classes ({len(classes)}): {', '.join(classes)}.")
-        lines.append("- Intended for: content-loss features in mSRGAN training, and as a baseline classifier.")
+    classes = meta.get("class_names")
+    if classes:
+        lines.append(f"- Classes ({len(classes)}): {', '.join(classes)}.")
+    lines += [line.format(scale=meta.get("scale", "?")) for line in _kind(config["class_name"])["intended"]]
     return "\n".join(lines) + "\n"
 
 
@@ -256,15 +241,7 @@ def _evaluation(meta: Mapping[str, Any]) -> str:
 
 
 def _usage(config: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
-    cls = config["class_name"]
-    call = {
-        "Generator": "sr = keras.ops.convert_to_numpy(model(x[None]))[0]      # (4H, 4W, C) for x4\n"
-                     "result = denormalize(np.clip(sr, 0, 1), norm)           # back to the input's dtype\n",
-        "Discriminator": "logit = model(x[None])                                  # (1, 1) real/fake logit\n",
-        "MiniVGG19": "logits = model(x[None])                                 # (1, num_classes)\n",
-    }.get(cls, "features = model(x[None])                               # list of feature maps\n")
-    if cls == "Generator" and meta.get("scale"):
-        call = call.replace("(4H, 4W, C) for x4", f"({meta['scale']}H, {meta['scale']}W, C)")
+    call = _kind(config["class_name"])["call"].format(scale=meta.get("scale", "s"))
     return (
         "The same files load on TensorFlow, PyTorch and JAX (Keras 3); pick the backend before Python starts:\n\n"
         "```bash\n"

@@ -320,18 +320,28 @@ def _replace_run(stage, out) -> None:
 
 
 def build_generator(spec: str, channels: int, scale: int, options: dict | None):
-    """A generator from a zoo name (with overrides), or loaded from a pretrained folder / Hub id."""
+    """A generator from a zoo name (with overrides), or loaded from a pretrained folder / Hub id.
+
+    Any super-resolution network of the zoo (a ``msrgan.models.base.SRModel``: SRResNet, SRCNN,
+    EDSR, PAN, ...) can be trained; other zoo entries (discriminator, classifier) are refused.
+    """
     import zoo
-    from msrgan.models import Generator
+    from msrgan.models.base import SRModel
 
     options = dict(options or {})
     if spec in zoo.list_models():
-        if zoo.describe(spec)["class"] != "Generator":
-            raise UsageError(f"--generator {spec!r} is a {zoo.describe(spec)['class']}, not a Generator")
+        builder = zoo.get_entry(spec).builder
+        if not (isinstance(builder, type) and issubclass(builder, SRModel)):
+            sr = ", ".join(n for n in zoo.list_models()
+                           if isinstance(zoo.get_entry(n).builder, type) and issubclass(zoo.get_entry(n).builder, SRModel))
+            raise UsageError(f"--generator {spec!r} is a {zoo.describe(spec)['class']}, not a super-resolution "
+                             f"network; choose one of: {sr}")
         return zoo.create(spec, channels=channels, scale=scale, **options)
     if options:
         raise UsageError("--generator-option applies to zoo names, not to a pretrained generator")
-    g = Generator.from_pretrained(spec)
+    g = zoo.from_pretrained(spec)
+    if not isinstance(g, SRModel):
+        raise ValueError(f"--generator {spec}: a {type(g).__name__}, not a super-resolution network")
     if g.channels != channels or g.scale != scale:
         raise ValueError(f"the generator at {spec} is {g.channels}-channel x{g.scale}; the run is {channels}-channel "
                          f"x{scale}")

@@ -6,12 +6,12 @@ import keras
 from keras import layers
 
 from msrgan.convention import INPUT_CONVENTION, check_channels, check_image_batch
+from msrgan.models.base import ZooModel
 from msrgan.models.blocks import ConvBNAct
-from zoo import PretrainedMixin
 
 
 @keras.saving.register_keras_serializable(package="msrgan")
-class Discriminator(PretrainedMixin, keras.Model):
+class Discriminator(ZooModel):
     """SRGAN discriminator (Ledig et al. 2017) returning one real/fake logit per image.
 
     Eight 3x3 convolutions with ``filters``, ``filters``, 2x, 2x, 4x, 4x, 8x, 8x channels
@@ -35,6 +35,14 @@ class Discriminator(PretrainedMixin, keras.Model):
         >>> d(np.zeros((2, 32, 32, 1), "float32")).shape
         (2, 1)
     """
+
+    card_kind = {
+        "task": None, "task_name": "GAN discriminator", "tags": ["super-resolution", "srgan", "gan"],
+        "what": "the SRGAN discriminator of mSRGAN (one real/fake logit per image); useful to resume "
+                "or fine-tune GAN training, not for inference",
+        "intended": ("- Intended for: continuing or fine-tuning mSRGAN training; its logits are not a quality score.",),
+        "call": "logit = model(x[None])                                  # (1, 1) real/fake logit\n",
+    }
 
     min_size = 16
 
@@ -77,9 +85,3 @@ class Discriminator(PretrainedMixin, keras.Model):
 
     def pretrained_metadata(self):
         return {"task": "gan-discriminator", "input_convention": INPUT_CONVENTION, "channels": self.channels}
-
-    def model_card(self, config):
-        """The model card (``README.md``) of a pretrained folder, from its ``config.json``; see ``msrgan.card``."""
-        from msrgan.card import model_card
-
-        return model_card(config)

@@ -20,8 +20,8 @@ import keras
 from keras import ops
 
 from msrgan.convention import check_channels, check_image_batch, rgb_merge_indices
+from msrgan.models.base import ZooModel
 from msrgan.models.minivgg19 import TAPS, MiniVGG19
-from zoo import PretrainedMixin
 
 # Caffe-style ImageNet preprocessing of keras.applications.vgg19: BGR order, mean subtracted.
 IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
@@ -33,19 +33,20 @@ VGG19_LAYERS = (
 )
 
 
-class FeatureExtractor(PretrainedMixin, keras.Model):
+class FeatureExtractor(ZooModel):
     """Base of the content-loss extractors: images in, list of feature maps out, frozen."""
+
+    card_kind = {
+        "task": "feature-extraction", "task_name": "Feature extraction", "tags": ["feature-extraction"],
+        "what": "a frozen feature extractor for mSRGAN's content (perceptual) loss",
+        "intended": ("- Intended for: content-loss features in mSRGAN training, and as a baseline classifier.",),
+        "call": "features = model(x[None])                               # list of feature maps\n",
+    }
 
     layer_names: tuple[str, ...] = ()
 
     def example_input_shape(self):
         return (1, 32, 32, self.channels)
-
-    def model_card(self, config):
-        """The model card (``README.md``) of a pretrained folder, from its ``config.json``; see ``msrgan.card``."""
-        from msrgan.card import model_card
-
-        return model_card(config)
 
 
 @keras.saving.register_keras_serializable(package="msrgan")

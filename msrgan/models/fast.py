@@ -25,6 +25,11 @@
   in Inductor's on-disk cache (``TORCHINDUCTOR_CACHE_DIR``, by default under the temp folder), so a
   later process compiles the same shape faster.
 
+Other super-resolution networks of the zoo (any ``msrgan.models.base.SRModel``: SRCNN, EDSR,
+PAN, ...) take the documented fallback: the model's own ``stateless_call`` with its current
+weights, compiled the same way (eager with ``jit=False``), without the SRResNet-specific
+rewrites above; ``FastGenerator.generic`` says which path a copy took.
+
 The network itself is written with ``keras.ops`` only (:func:`generator_forward`). The compile
 wrappers in :func:`_compile` (and torch's ``inference_mode`` in :func:`_eager`) are the only
 backend-specific code here: each backend has its own compiler, and Keras has no public "compile
@@ -51,7 +56,9 @@ import keras
 from keras import ops
 
 from msrgan.convention import check_image_batch
+from msrgan.models.base import SRModel
 from msrgan.models.blocks import bicubic_kernel, bicubic_upsample, stacked_rows_conv
+from msrgan.models.generator import Generator
 
 __all__ = ["FastGenerator", "fast_generator", "fold_batch_norm", "generator_forward", "generator_params",
            "slopes_in_unit_interval"]
@@ -309,12 +316,16 @@ class FastGenerator:
         self.name = f"{generator.name}_fast"
         self.jit = bool(jit)
         self.dtype = dtype
+        self.compile_seconds: dict[tuple, float] = {}
+        self.generic = not isinstance(generator, Generator)
+        if self.generic:
+            self._init_generic(generator)
+            return
         params = generator_params(generator, data_format)
         if dtype != "float32":  # weights stored once in the compute dtype (BN folded in float64 first)
             params = keras.tree.map_structure(lambda t: ops.cast(t, dtype), params)
         self.params = params
         self.unit_slopes = slopes_in_unit_interval(generator)
-        self.compile_seconds: dict[tuple, float] = {}
 
         fmt, unit, rows = data_format, self.unit_slopes, self.stack_tail_rows
         skip = self.scale if getattr(generator, "residual", "none") == "bicubic" else 0
@@ -325,6 +336,26 @@ class FastGenerator:
             y = generator_forward(params, ops.cast(x, dtype), fmt, unit_slopes=unit, stack_tail_rows=rows,
                                   bicubic_skip=skip)
             return ops.cast(y, "float32")
+
+        self._fn = _compile(forward) if self.jit else _eager(forward)
+
+    def _init_generic(self, model) -> None:
+        """The fallback for super-resolution networks other than ``Generator``: the model's
+        ``stateless_call`` with a copy of its weights, compiled like the folded path."""
+        if not isinstance(model, SRModel):
+            raise TypeError(f"FastGenerator takes a super-resolution network (msrgan.models.base.SRModel), "
+                            f"got {type(model).__name__}")
+        if self.dtype != "float32":
+            raise ValueError(f"dtype={self.dtype!r} is for the SRResNet Generator; {type(model).__name__} "
+                             "runs in float32")
+        if not model.built:
+            model(ops.zeros(model.example_input_shape()), training=False)
+        self.params = ([ops.convert_to_tensor(v.value) for v in model.trainable_variables],
+                       [ops.convert_to_tensor(v.value) for v in model.non_trainable_variables])
+        self.data_format, self.stack_tail_rows, self.unit_slopes = "channels_last", False, None
+
+        def forward(params, x):
+            return model.stateless_call(params[0], params[1], x, training=False)[0]
 
         self._fn = _compile(forward) if self.jit else _eager(forward)
 

@@ -7,16 +7,16 @@ import math
 import keras
 from keras import layers
 
-from msrgan.convention import INPUT_CONVENTION, channel_names, check_channels, check_image_batch, check_scale
+from msrgan.convention import check_image_batch
+from msrgan.models.base import SRModel
 from msrgan.models.blocks import Conv2D, PixelShuffle, ResidualBlock, bicubic_upsample
-from zoo import PretrainedMixin
 
 
 RESIDUALS = ("none", "bicubic")
 
 
 @keras.saving.register_keras_serializable(package="msrgan")
-class Generator(PretrainedMixin, keras.Model):
+class Generator(SRModel):
     """SRResNet generator of SRGAN (Ledig et al. 2017), as used by mSRGAN.
 
     Structure: a 9x9 conv + PReLU; ``num_blocks`` residual blocks (conv-BN-PReLU-conv-BN plus
@@ -44,17 +44,21 @@ class Generator(PretrainedMixin, keras.Model):
         (1, 48, 40, 1)
     """
 
+    card_kind = {
+        "tags": ["super-resolution", "srgan", "image-to-image"],
+        "what": "the mSRGAN/SRResNet generator: it turns a low-resolution fluorescence microscopy image "
+                "into one {scale} times larger in each direction",
+    }
+
     def __init__(self, num_blocks: int = 16, filters: int = 64, channels: int = 3, scale: int = 4,
                  batch_norm: bool = True, residual: str = "none", name: str = "generator", **kwargs):
-        super().__init__(name=name, **kwargs)
+        super().__init__(channels=channels, scale=scale, name=name, **kwargs)
         if int(num_blocks) < 1:
             raise ValueError(f"num_blocks must be >= 1, got {num_blocks!r}")
         if int(filters) < 1:
             raise ValueError(f"filters must be >= 1, got {filters!r}")
         self.num_blocks = int(num_blocks)
         self.filters = int(filters)
-        self.channels = check_channels(channels)
-        self.scale = check_scale(scale)
         self.batch_norm = bool(batch_norm)
         if residual not in RESIDUALS:
             raise ValueError(f"residual must be one of {RESIDUALS}, got residual={residual!r}")
@@ -92,14 +96,6 @@ class Generator(PretrainedMixin, keras.Model):
             return self.tail(y) + bicubic_upsample(x, self.scale)
         return self.tail(y)
 
-    def compute_output_shape(self, input_shape):
-        b, h, w, _ = input_shape
-        s = self.scale
-        return (b, None if h is None else h * s, None if w is None else w * s, self.channels)
-
-    def example_input_shape(self):
-        return (1, 16, 16, self.channels)
-
     @property
     def receptive_margin(self) -> int:
         """Low-resolution pixels of context each output pixel depends on, per side.
@@ -113,17 +109,3 @@ class Generator(PretrainedMixin, keras.Model):
     def get_config(self):
         return {"name": self.name, "num_blocks": self.num_blocks, "filters": self.filters,
                 "channels": self.channels, "scale": self.scale, "batch_norm": self.batch_norm, "residual": self.residual}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def pretrained_metadata(self):
-        return {"task": "super-resolution", "input_convention": INPUT_CONVENTION, "scale": self.scale,
-                "channels": self.channels, "channel_names": list(channel_names(self.channels))}
-
-    def model_card(self, config):
-        """The model card (``README.md``) of a pretrained folder, from its ``config.json``; see ``msrgan.card``."""
-        from msrgan.card import model_card
-
-        return model_card(config)

@@ -6,8 +6,8 @@ import keras
 from keras import layers
 
 from msrgan.convention import INPUT_CONVENTION, channel_names, check_channels, check_image_batch
+from msrgan.models.base import ZooModel
 from msrgan.models.blocks import ConvBNAct, MaxPooling2D
-from zoo import PretrainedMixin
 
 VGG19_BLOCKS = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))
 TAPS = ("block1", "block2", "block3", "block4", "block5")
@@ -21,7 +21,7 @@ LOCALIZATION_CLASSES = (
 
 
 @keras.saving.register_keras_serializable(package="msrgan")
-class MiniVGG19(PretrainedMixin, keras.Model):
+class MiniVGG19(ZooModel):
     """VGG19 topology (16 convs in 5 blocks) with BatchNorm + LeakyReLU and a width multiplier.
 
     Trained from scratch on microscopy (13 protein-localization classes), its block outputs are
@@ -42,6 +42,14 @@ class MiniVGG19(PretrainedMixin, keras.Model):
         >>> [f.shape[-1] for f in m.features(np.zeros((1, 32, 32, 3), "float32"))]
         [8, 16, 32, 64, 64]
     """
+
+    card_kind = {
+        "task": "image-classification", "task_name": "Protein localization classification",
+        "tags": ["image-classification", "feature-extraction"],
+        "what": "miniVGG19, the microscopy classifier whose block features give mSRGAN its content loss",
+        "intended": ("- Intended for: content-loss features in mSRGAN training, and as a baseline classifier.",),
+        "call": "logits = model(x[None])                                 # (1, num_classes)\n",
+    }
 
     def __init__(self, num_classes: int = 13, channels: int = 3, width: float = 0.25, dropout: float = 0.3,
                  name: str = "minivgg19", **kwargs):
@@ -108,9 +116,3 @@ class MiniVGG19(PretrainedMixin, keras.Model):
         if self.num_classes == len(LOCALIZATION_CLASSES):
             meta["class_names"] = list(LOCALIZATION_CLASSES)
         return meta
-
-    def model_card(self, config):
-        """The model card (``README.md``) of a pretrained folder, from its ``config.json``; see ``msrgan.card``."""
-        from msrgan.card import model_card
-
-        return model_card(config)
