@@ -80,6 +80,7 @@ DEFAULT_BATCH_SIZE = 2
 MIN_INPUT_SIZE = 8
 """Smallest LR height/width accepted (a model may set ``min_input_size`` to override it)."""
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
+_HISTOGRAM_SLICE = 1 << 22  # pixels counted per np.bincount call (its int64 copy: 32 MiB)
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,11 +352,15 @@ def parse_channels_map(channels_map) -> tuple[int, ...]:
 def _exact_percentiles_int(channel: np.ndarray, qs: Sequence[float]) -> list[float]:
     """``np.percentile(channel, qs)`` (linear method) for uint8/uint16 through a histogram.
 
-    Uses O(65536) memory instead of a float64 copy of the image; follows NumPy's index and
+    Uses O(65536) memory instead of a float64 copy of the image (the histogram is summed over
+    slices: ``np.bincount`` makes an int64 copy of what it counts); follows NumPy's index and
     interpolation arithmetic, so the values agree with ``np.percentile`` to float rounding
     (a few ulp).
     """
-    counts = np.bincount(channel.ravel(), minlength=int(np.iinfo(channel.dtype).max) + 1)
+    flat = channel.ravel()
+    counts = np.zeros(int(np.iinfo(channel.dtype).max) + 1, np.int64)
+    for start in range(0, flat.size, _HISTOGRAM_SLICE):
+        counts += np.bincount(flat[start:start + _HISTOGRAM_SLICE], minlength=counts.size)
     cum = np.cumsum(counts)
     n = int(cum[-1])
 

@@ -16,6 +16,9 @@ and its inverse), exactly as ``upscale`` would upscale that plane alone.
 Channels of one plane are written as consecutive pages; while the tiles of the first channel are
 written, the others wait in a temporary file on disk beside the target (one plane's worth), so
 memory stays bounded by the tile size, as for 2-D images.
+
+``.ome.zarr`` targets are OME-Zarr (``msrgan.omezarr``), fed by the same plane streams
+(``stream_planes``); ``upscale_stack_to_file`` picks the writer from the target's name.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from pathlib import Path
 import numpy as np
 
 from msrgan.data.axes import PLANE_AXES, working_axes
-from msrgan.data.stack import PhysicalMetadata, Stack, is_ome_name, ome_stem
+from msrgan.data.stack import PhysicalMetadata, Stack, is_ome_name, is_omezarr_name, ome_stem
 from zoo.files import discard, partial_path, plain_file_permissions
 
-__all__ = ["GrayThrough", "fit_stack_model", "output_format", "upscale_axes", "upscale_stack", "upscale_stack_to_tiff"]
+__all__ = ["GrayThrough", "StackOutput", "fit_stack_model", "output_format", "prepare_output", "stream_planes",
+           "upscale_axes", "upscale_stack", "upscale_stack_to_file", "upscale_stack_to_tiff"]
 
 IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
 
@@ -160,11 +164,17 @@ def _plane_name(name: str, work: str, index) -> str:
 
 
 def output_format(path, dtype, axes: str) -> str:
-    """``"ome"`` for ``.ome.tif`` targets, ``"imagej"`` where ImageJ can hold it, ``"tiff"`` otherwise.
+    """``"omezarr"`` for ``.ome.zarr`` targets, ``"ome"`` for ``.ome.tif``, ``"imagej"`` where ImageJ can
+    hold it, ``"tiff"`` otherwise.
 
     Raises:
-        ValueError: an OME-TIFF target for a stack with a sample axis (OME has none).
+        ValueError: an OME-TIFF or OME-Zarr target for a stack with a sample axis (OME has none).
     """
+    if is_omezarr_name(path):
+        if "S" in axes:
+            raise ValueError(f"{path}: OME-Zarr has no sample axis S (axes {axes!r}; its axes are T, C, Z, Y, X); "
+                             "write a plain .tif")
+        return "omezarr"
     if is_ome_name(path):
         if "S" in axes:
             raise ValueError(f"{path}: OME-TIFF has no sample axis S (axes {axes!r}); write a plain .tif")
@@ -234,6 +244,91 @@ def _checked_options(fmt, axes, shape, dtype, meta, name, src) -> dict:
     return opts
 
 
+@dataclasses.dataclass(frozen=True)
+class StackOutput:
+    """What a streamed writer of an upscaled stack needs, found before any tile is computed.
+
+    Attributes:
+        path: The target.
+        name: The input's name, for messages.
+        fitted: The model fitted to the stack's channels.
+        axes: Output axes in the working order (``msrgan.data.axes.working_axes``; no C for one channel).
+        shape: Output shape in ``axes`` order.
+        meta: Output physical metadata (pixel size divided by the scale, the channels picked).
+        format: ``output_format`` of the target.
+    """
+
+    path: Path
+    name: str
+    fitted: FittedModel
+    axes: str
+    shape: tuple[int, ...]
+    meta: PhysicalMetadata
+    format: str
+
+
+def prepare_output(stack: Stack, model, path, *, channels_map=None, per_channel=None,
+                   overwrite: bool = False) -> StackOutput:
+    """Checks the target and fits the model to ``stack`` (see ``StackOutput``).
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is False.
+        ValueError: a model that does not fit the stack's channels, a format that cannot hold its axes.
+    """
+    from msrgan.inference import load_generator
+
+    path = Path(path)
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True (or --overwrite) to replace it")
+    name = str(stack.path or "image")
+    output_format(path, stack.data.dtype, stack.axes)  # a format that cannot hold the axes stops here
+    model = load_generator(model)
+    fitted = fit_stack_model(model, stack.channels, channels_map=channels_map, per_channel=per_channel, name=name)
+    axes, shape, meta = _output(stack, fitted, int(model.scale))
+    return StackOutput(path, name, fitted, axes, shape, meta, output_format(path, stack.data.dtype, axes))
+
+
+def stream_planes(stack: Stack, out: StackOutput, *, progress: bool = False, **kwargs):
+    """The tiles of every plane, upscaled one plane at a time: returns ``(plan, planes)``.
+
+    ``plan`` is the ``msrgan.inference.TilePlan`` shared by all planes (the first plane's input is
+    checked before this returns); ``planes`` yields ``(position, blocks)`` per S/T/Z position, where
+    ``position`` maps each plane axis letter to its index and ``blocks`` is the plane's
+    ``iter_upscaled_tiles`` stream of ``(row, col, (h, w, C_out) block)``. ``kwargs`` go to
+    ``iter_upscaled_tiles`` (tile, overlap, batch_size, normalization, blend).
+    """
+    from tqdm.auto import tqdm
+
+    from msrgan.inference import iter_upscaled_tiles
+
+    work, lead, plane = _planes(stack)
+    indices = list(np.ndindex(lead))
+    fitted = out.fitted
+
+    def tiles(index):
+        return iter_upscaled_tiles(plane(index), fitted.model, channels_map=fitted.channels_map,
+                                   name=_plane_name(out.name, work, index), progress=progress, **kwargs)
+
+    plan, first = tiles(indices[0])
+
+    def planes():
+        for k, index in enumerate(tqdm(indices, desc=f"planes of {Path(out.name).name}", unit="plane",
+                                       disable=not progress or len(indices) < 2)):
+            yield dict(zip(work, index)), first if k == 0 else tiles(index)[1]
+
+    return plan, planes()
+
+
+def upscale_stack_to_file(stack: Stack, model, path: str | os.PathLike, **kwargs) -> Path:
+    """Upscales ``stack`` into a TIFF (``upscale_stack_to_tiff``) or, for a ``.ome.zarr`` target, an OME-Zarr
+    (``msrgan.omezarr.upscale_stack_to_omezarr``); ``kwargs`` go to that writer."""
+    if is_omezarr_name(path):
+        from msrgan.omezarr import upscale_stack_to_omezarr
+
+        return upscale_stack_to_omezarr(stack, model, path, **kwargs)
+    return upscale_stack_to_tiff(stack, model, path, **kwargs)
+
+
 def upscale_stack_to_tiff(stack: Stack, model, path: str | os.PathLike, *, channels_map=None, per_channel=None,
                           overwrite: bool = False, compression: str | None = None, progress: bool = False,
                           **kwargs) -> Path:
@@ -243,39 +338,22 @@ def upscale_stack_to_tiff(stack: Stack, model, path: str | os.PathLike, *, chann
     normalization, blend). The file is written under a temporary name and renamed when complete.
     """
     import tifffile
-    from tqdm.auto import tqdm
 
-    from msrgan.inference import iter_upscaled_tiles, load_generator
-
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True (or --overwrite) to replace it")
-    name = str(stack.path or "image")
-    model = load_generator(model)
-    fitted = fit_stack_model(model, stack.channels, channels_map=channels_map, per_channel=per_channel, name=name)
-    axes, shape, meta = _output(stack, fitted, int(model.scale))
+    out = prepare_output(stack, model, path, channels_map=channels_map, per_channel=per_channel, overwrite=overwrite)
+    path, shape, fmt = out.path, out.shape, out.format
+    if fmt == "omezarr":
+        raise ValueError(f"{path}: upscale_stack_to_tiff writes TIFF; use upscale_stack_to_file for OME-Zarr")
     dtype = stack.data.dtype
-    fmt = output_format(path, dtype, axes)
-    opts = _checked_options(fmt, axes, shape, dtype, meta, ome_stem(path), name)
-    work, lead, plane = _planes(stack)
-    indices = list(np.ndindex(lead))
-    plans = [iter_upscaled_tiles(plane(indices[0]), fitted.model, channels_map=fitted.channels_map,
-                                 name=_plane_name(name, work, indices[0]), progress=progress, **kwargs)]
-    plan = plans[0][0]
+    opts = _checked_options(fmt, out.axes, shape, dtype, out.meta, ome_stem(path), out.name)
+    plan, planes = stream_planes(stack, out, progress=progress, **kwargs)
     tile = tuple(16 * math.ceil(v / 16) for v in plan.block)
-    c_out = fitted.out_channels
+    c_out = out.fitted.out_channels
     spill_path = partial_path(path.with_name(path.name + ".planes")) if c_out > 1 else None
 
     def tiles():
         spill = None if spill_path is None else np.memmap(spill_path, dtype, "w+", shape=(c_out,) + plan.output_shape)
         bh, bw = plan.block
-        for k, index in enumerate(tqdm(indices, desc=f"planes of {Path(name).name}", unit="plane",
-                                       disable=not progress or len(indices) < 2)):
-            if k == 0:
-                blocks = plans.pop()[1]
-            else:
-                blocks = iter_upscaled_tiles(plane(index), fitted.model, channels_map=fitted.channels_map,
-                                             name=_plane_name(name, work, index), progress=progress, **kwargs)[1]
+        for _, blocks in planes:
             for j, i, block in blocks:
                 if spill is None:
                     yield block[..., 0]

@@ -1,6 +1,6 @@
 """Speed of msrgan on this machine, per Keras backend, against native PyTorch, measured in one run.
 
-Sections (``--sections``, all by default):
+Sections (``--sections``; the first three by default):
 
 - ``inference``: output megapixels/s of the ``msrgan-x4`` paper generator (16 blocks, 64
   filters, x4) on 128x128 inputs, through ``msrgan.models.fast.FastGenerator`` (BatchNorm folded,
@@ -16,6 +16,14 @@ Sections (``--sections``, all by default):
   streamed to a TIFF) of a 2048x2048 16-bit image with the fast path, by default with
   ``msrgan-x4-small`` on JAX (the paper model's speed is the inference section's; with it the
   image takes about 15 minutes on 2 busy cores: ``--tiling-model msrgan-x4``).
+- ``omezarr`` (on request: ``--sections omezarr``): peak memory and wall time of x4 of one
+  8192x8192 16-bit image (``--omezarr-size``) into an OME-Zarr with its pyramid
+  (``msrgan.omezarr``), and into a streamed ImageJ TIFF for comparison, each writer in its own
+  worker process (peak RSS from ``resource``, the peak of NumPy's allocations from
+  ``tracemalloc``, which traces the writing call). The generator is a tiny untrained
+  ``Generator(num_blocks=1, filters=8, channels=1)`` through the fast path, so the section
+  measures the writers' I/O and memory, not a model. The 32768x32768 output is 2 GiB as uint16
+  (about 2 GB on disk for each writer, in the temporary folder).
 
 How it measures: each backend (``KERAS_BACKEND`` is fixed per process) and the PyTorch reference
 run in their own worker process; all workers build the same weights, compile and warm up, then
@@ -34,6 +42,7 @@ Examples:
     python scripts/benchmark.py --quick --backends jax,torch     # a smoke run (small model)
     python scripts/benchmark.py --sections inference --plain     # also time model(x) without the fast path
     python scripts/benchmark.py --mixed-precision bfloat16       # GPUs: half-precision compute everywhere
+    python scripts/benchmark.py --sections omezarr               # memory of OME-Zarr vs TIFF output, 8192x8192 x4
 
 ``--mixed-precision bfloat16|float16`` is for GPUs (``scripts/gpu_check.sh``): inference computes in
 that dtype on every contender; training uses Keras's ``mixed_<dtype>`` policy (float32 variables,
@@ -48,6 +57,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -58,7 +68,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ("tensorflow", "torch", "jax")
-SECTIONS = ("inference", "training", "tiling")
+SECTIONS = ("inference", "training", "tiling", "omezarr")
+DEFAULT_SECTIONS = ("inference", "training", "tiling")
+OMEZARR_WRITERS = ("tiff", "omezarr")  # the omezarr section's workers, in the order they run
 REFERENCE = "pytorch"  # the native PyTorch worker's name
 _MSG = "@@bench "  # prefix of the worker protocol lines on stdout (anything else is library noise)
 
@@ -246,6 +258,51 @@ def _tiling_worker(args) -> None:
            "path": "FastGenerator" if not args.plain else "model.predict_on_batch"})
 
 
+def _omezarr_worker(args) -> None:
+    """x4 of one ``--size`` square 16-bit image into an OME-Zarr or a TIFF (``--_format``), with a tiny
+    untrained generator: the peak memory and time of the writer, not of a model."""
+    import tracemalloc
+
+    import keras
+    import numpy as np
+
+    from msrgan.data.stack import PhysicalMetadata, Stack
+    from msrgan.inference import DEFAULT_TILE
+    from msrgan.models import Generator
+    from msrgan.models.fast import FastGenerator
+    from msrgan.planes import upscale_stack_to_file
+
+    _set_threads(args.worker)
+    keras.utils.set_random_seed(0)
+    g = Generator(num_blocks=1, filters=8, channels=1)  # x4, untrained: the section measures I/O and memory
+    g(np.zeros((1, 16, 16, 1), np.float32))
+    model = FastGenerator(g, jit=not args.no_jit)
+    image = np.random.default_rng(0).integers(0, 65536, (args.size, args.size), dtype=np.uint16)
+    stack = Stack(image, "YX", PhysicalMetadata("tiff", (0.65, 0.65), "µm"))
+    tile = min(DEFAULT_TILE, args.size)
+    start = time.perf_counter()
+    model.predict_on_batch(np.zeros((args.batch, tile, tile, 1), np.float32))  # compile for the tile shape
+    compile_s = time.perf_counter() - start
+    import tifffile, zarr, ome_zarr.writer  # noqa: E401, F401  (imported before the baseline: not the writers' memory)
+    baseline = _rss_mb()
+    seconds, traced = [], []
+    for r in range(args.runs):
+        out = Path(args.output).with_suffix(f".{r}" + (".ome.zarr" if args.format == "omezarr" else ".tif"))
+        tracemalloc.start()
+        start = time.perf_counter()
+        upscale_stack_to_file(stack, model, out, batch_size=args.batch)
+        seconds.append(time.perf_counter() - start)
+        traced.append(tracemalloc.get_traced_memory()[1] / 2**20)
+        tracemalloc.stop()
+        files = [out] if out.is_file() else [f for f in out.rglob("*") if f.is_file()]
+        size_mb = sum(f.stat().st_size for f in files) / 1e6
+        levels = len([d for d in out.iterdir() if d.is_dir()]) if out.is_dir() else 1
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    _send({"seconds": statistics.median(seconds), "all_seconds": seconds, "peak_rss_mb": _peak_rss_mb(),
+           "rss_before_mb": baseline, "traced_peak_mb": statistics.median(traced), "compile_s": compile_s,
+           "output_mb": size_mb, "levels": levels})
+
+
 def build_gan_parts(model: str):
     """Generator, discriminator and content extractor from the zoo, built, deterministic weights."""
     import numpy as np
@@ -350,6 +407,8 @@ def worker_main(args) -> int:
             _tiling_worker(args)
         elif args.section == "training":
             _training_worker(args)
+        elif args.section == "omezarr":
+            _omezarr_worker(args)
         else:
             raise ValueError(f"unknown worker section {args.section!r}")
     except Exception as exc:  # reported to the parent, which prints it with the worker's log
@@ -365,10 +424,10 @@ def worker_main(args) -> int:
 class Worker:
     """One worker process speaking the line protocol (requests on stdin, ``@@bench`` JSON on stdout)."""
 
-    def __init__(self, name: str, section: str, opts: list[str], tmp: Path):
+    def __init__(self, name: str, section: str, opts: list[str], tmp: Path, tag: str = ""):
         self.name = name
-        self.log_path = tmp / f"{section}-{name}.log"
-        self.output = tmp / f"{section}-{name}.npy"
+        self.log_path = tmp / f"{section}{tag}-{name}.log"
+        self.output = tmp / f"{section}{tag}-{name}.npy"
         backend = "torch" if name == REFERENCE else name
         pythonpath = f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
         env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": pythonpath,
@@ -528,6 +587,34 @@ def run_tiling(args, tmp: Path, log) -> dict:
             "batch_size": args.tiling_batch, "output_tiff_mb": round(r["output_mb"], 1), "path": r["path"]}
 
 
+def run_omezarr(args, tmp: Path, log) -> dict:
+    size = args.omezarr_size
+    out_mib = (size * 4) ** 2 * 2 / 2**20
+    log(f"omezarr: x4 of a {size}x{size} 16-bit image ({out_mib:.0f} MiB of output as uint16), tiny untrained "
+        f"generator on {args.tiling_backend}, {args.omezarr_runs} run(s) per writer ...")
+    result = {"backend": args.tiling_backend, "image": [size, size, "uint16"], "scale": 4,
+              "output_mib": round(out_mib, 1), "batch_size": args.tiling_batch, "runs": args.omezarr_runs,
+              "model": "Generator(num_blocks=1, filters=8, channels=1), untrained, FastGenerator"}
+    for writer in OMEZARR_WRITERS:
+        opts = ["--size", str(size), "--batch", str(args.tiling_batch), "--runs", str(args.omezarr_runs),
+                "--_format", writer] + (["--no-jit"] if args.no_jit else [])
+        w = Worker(args.tiling_backend, "omezarr", opts, tmp, tag=f"-{writer}")
+        try:
+            r = w.receive()
+        finally:
+            w.close()
+        log(f"  {writer}: {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB "
+            f"(before writing {r['rss_before_mb']:.0f} MB), traced peak {r['traced_peak_mb']:.0f} MiB")
+        result[writer] = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
+    tif, zarr = result["tiff"], result["omezarr"]
+    result["ratios_omezarr_to_tiff"] = {
+        "seconds": round(zarr["seconds"] / tif["seconds"], 2),
+        "peak_rss": round(zarr["peak_rss_mb"] / tif["peak_rss_mb"], 2),
+        "rss_growth": round((zarr["peak_rss_mb"] - zarr["rss_before_mb"])
+                            / max(tif["peak_rss_mb"] - tif["rss_before_mb"], 1e-9), 2)}
+    return result
+
+
 def machine_info() -> dict:
     info = {"python": platform.python_version(), "platform": platform.platform(), "cores": os.cpu_count()}
     try:
@@ -595,6 +682,23 @@ def markdown(results: dict, args) -> str:
                   "|---:|---:|---:|---:|---:|",
                   f"| {til['seconds']:.1f} | {til['peak_rss_mb']:.0f} | {til['rss_before_mb']:.0f} | "
                   f"{til['compile_s']:.1f} | {til['output_tiff_mb']:.0f} |", ""]
+    oz = results.get("omezarr")
+    if oz:
+        h, w, dtype = oz["image"]
+        lines += [f"### OME-Zarr vs TIFF output (x4 of a {h}x{w} {dtype} image: {oz['output_mib']:.0f} MiB of "
+                  f"output; {oz['model']} on {oz['backend']}, {oz['batch_size']} tiles per call; "
+                  f"median of {oz['runs']} run(s))", "",
+                  "| writer | seconds | peak RSS MB | RSS before writing MB | RSS growth MB | "
+                  "traced peak MiB | output on disk MB | levels |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for writer in OMEZARR_WRITERS:
+            r = oz[writer]
+            lines.append(f"| {writer} | {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} | {r['rss_before_mb']:.0f} | "
+                         f"{r['peak_rss_mb'] - r['rss_before_mb']:.0f} | {r['traced_peak_mb']:.0f} | "
+                         f"{r['output_mb']:.0f} | {r['levels']} |")
+        ratio = oz["ratios_omezarr_to_tiff"]
+        lines += ["", f"OME-Zarr / TIFF: {ratio['seconds']:.2f}x the time, {ratio['peak_rss']:.2f}x the peak RSS, "
+                      f"{ratio['rss_growth']:.2f}x the RSS growth while writing.", ""]
     for section in ("training", "tiling"):
         if section in args.sections and not results.get(section):
             lines += [f"### {section.capitalize()}", "", "not available yet in this checkout", ""]
@@ -604,7 +708,8 @@ def markdown(results: dict, args) -> str:
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
-    p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, from {SECTIONS}")
+    p.add_argument("--sections", default=",".join(DEFAULT_SECTIONS),
+                   help=f"comma-separated, from {SECTIONS} (default: all but omezarr)")
     p.add_argument("--backends", default=",".join(BACKENDS), help=f"comma-separated Keras backends, from {BACKENDS}")
     p.add_argument("--runs", type=int, default=5, help="measured rounds (>= 5); the figures are their medians")
     p.add_argument("--warmup", type=int, default=1, help="untimed calls after the first (compiling) one")
@@ -628,12 +733,17 @@ def parse_args(argv):
     p.add_argument("--tiling-batch", type=int, default=2, help="tiles per model call in the tiling section")
     p.add_argument("--tiling-runs", type=int, default=1,
                    help="tiling repetitions (a 2048x2048 image takes minutes per run on a few cores)")
+    p.add_argument("--omezarr-size", type=int, default=8192,
+                   help="side of the square 16-bit image of the omezarr section (default 8192: a 32768x32768 output; "
+                        "uses --tiling-backend and --tiling-batch)")
+    p.add_argument("--omezarr-runs", type=int, default=1, help="runs per writer in the omezarr section (median)")
     p.add_argument("--json", type=Path, help="write the results as JSON to this file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     # worker-side options (internal)
     p.add_argument("--_worker", dest="worker", help=argparse.SUPPRESS)
     p.add_argument("--_section", dest="section", help=argparse.SUPPRESS)
     p.add_argument("--_output", dest="output", help=argparse.SUPPRESS)
+    p.add_argument("--_format", dest="format", choices=OMEZARR_WRITERS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         return args
@@ -653,6 +763,8 @@ def parse_args(argv):
     for key, (full, quick) in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, quick if args.quick else full)
+    if args.omezarr_runs < 1 or args.omezarr_size < 16:
+        p.error("--omezarr-runs must be >= 1 and --omezarr-size >= 16")
     if args.tiling_runs < 1 or args.tiling_batch < 1 or args.tiling_size < 16:
         p.error("--tiling-runs and --tiling-batch must be >= 1 and --tiling-size >= 16")
     if args.train_batch < 1 or args.train_patch < 32 or args.train_patch % 16:
@@ -683,14 +795,15 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    results = {"inference": {}, "training": {}, "tiling": {}, "machine": machine_info(),
+    results = {"inference": {}, "training": {}, "tiling": {}, "omezarr": {}, "machine": machine_info(),
                "settings": {"model": args.model, "size": args.size, "batch": args.batch, "runs": args.runs,
                             "warmup": args.warmup, "jit": not args.no_jit, "quick": args.quick,
                             "precision": args.mixed_precision or "float32",
                             "training": {"batch": args.train_batch, "patch": args.train_patch},
                             "tiling": {"backend": args.tiling_backend, "model": args.tiling_model,
                                        "size": args.tiling_size, "batch": args.tiling_batch,
-                                       "runs": args.tiling_runs}}}
+                                       "runs": args.tiling_runs},
+                            "omezarr": {"size": args.omezarr_size, "runs": args.omezarr_runs}}}
     with tempfile.TemporaryDirectory(prefix="msrgan-bench-") as tmp:
         tmp = Path(tmp)
         (tmp / "plain").mkdir()
@@ -703,6 +816,8 @@ def main(argv: list[str] | None = None) -> int:
                 log("training: msrgan.training is not in this checkout; section skipped")
         if "tiling" in args.sections:
             results["tiling"] = run_tiling(args, tmp, log)
+        if "omezarr" in args.sections:
+            results["omezarr"] = run_omezarr(args, tmp, log)
     if hasattr(os, "getloadavg"):
         results["machine"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     results["machine"]["wall_s"] = round(time.perf_counter() - started, 1)

@@ -19,12 +19,14 @@ def register(sub) -> None:
         description="Upscales each INPUT (a file, a folder of images, or a quoted glob) with the generator "
                     "SOURCE and writes <name>_x<scale><suffix> into OUT. Any size works: the image runs "
                     "through overlapping, blended tiles; the output keeps the input's dtype (8/16-bit, "
-                    "float32). TIFF outputs are streamed into a tiled TIFF without holding the whole result. "
-                    "Inputs are never overwritten; each output is written to a temporary file and renamed.",
+                    "float32). TIFF outputs are streamed into a tiled TIFF, and --suffix .ome.zarr into an "
+                    "OME-Zarr with a multiscale pyramid, without holding the whole result. Inputs are never "
+                    "overwritten; each output is written to a temporary file or folder and renamed.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image file, folder, or glob (PNG, JPEG, TIFF)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output folder (created); a file name with an image suffix when there is one input")
+                   help="output folder (created); a file name with an image suffix (or NAME.ome.zarr) when there is "
+                        "one input")
     p.add_argument("--model", default=None, metavar="SOURCE",
                    help="pretrained generator: a preset name (msrgan models), local folder, hf://owner/name or "
                         "owner/name (default: msrgan-x4-gray, channel by channel for multi-channel images)")
@@ -42,8 +44,10 @@ def register(sub) -> None:
     p.add_argument("--axes", default=None, metavar="AXES",
                    help="the input's axes in CARE's letters S,T,C,Z,Y,X (e.g. ZYX, TCYX), overriding the file's "
                         "own; needed when a file does not name them. S, T and Z planes are upscaled one by one")
-    p.add_argument("--suffix", default=None, choices=(".tif", ".tiff", ".ome.tif", ".ome.tiff", ".png", ".jpg", ".jpeg"),
-                   help="output format (default: the input's; TIFF outputs are ImageJ hyperstacks, .ome.tif OME-TIFF)")
+    p.add_argument("--suffix", default=None,
+                   choices=(".tif", ".tiff", ".ome.tif", ".ome.tiff", ".ome.zarr", ".png", ".jpg", ".jpeg"),
+                   help="output format (default: the input's; TIFF outputs are ImageJ hyperstacks, .ome.tif OME-TIFF, "
+                        ".ome.zarr an OME-Zarr (NGFF 0.5) folder with a multiscale pyramid)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
     p.set_defaults(func=run)
 
@@ -90,10 +94,10 @@ def expand_inputs(specs) -> list[Path]:
 def plan_outputs(inputs: list[Path], output: str, scale: int, suffix: str | None, overwrite: bool) -> list[Path]:
     """One output path per input (``x.ome.tif`` -> ``x_x4.ome.tif``); checks collisions before any work."""
     from msrgan.data.io import is_image_file
-    from msrgan.data.stack import ome_stem
+    from msrgan.data.stack import is_omezarr_name, ome_stem
 
     out = Path(output).expanduser()
-    if is_image_file(out) and not out.is_dir():
+    if is_omezarr_name(out) or (is_image_file(out) and not out.is_dir()):
         if len(inputs) != 1:
             raise ValueError(f"-o {out} names one file but there are {len(inputs)} inputs; give a folder")
         targets = [out]
@@ -146,14 +150,15 @@ def upscale_file(src: Path, dst: Path, model, *, axes=None, tile=None, overlap=N
                  normalization="percentile", overwrite=False, progress=False, per_channel=None) -> Path:
     """Reads ``src`` with its axes and metadata, upscales every plane and writes ``dst`` atomically.
 
-    TIFF targets are streamed plane by plane (``msrgan.planes.upscale_stack_to_tiff``: ImageJ
-    hyperstack, or OME-TIFF for ``.ome.tif``, physical metadata kept); PNG/JPEG hold one 2-D image.
+    TIFF and OME-Zarr targets are streamed plane by plane (``msrgan.planes.upscale_stack_to_file``: ImageJ
+    hyperstack, OME-TIFF for ``.ome.tif``, OME-Zarr for ``.ome.zarr``, physical metadata kept); PNG/JPEG
+    hold one 2-D image.
     ``model``: a loaded generator, or ``DefaultPresets`` (the default preset for the input's channels).
     """
     from msrgan.data.io import TIFF_SUFFIXES, check_format, write_image
-    from msrgan.data.stack import read_stack
+    from msrgan.data.stack import is_omezarr_name, read_stack
     from msrgan.models.channels import DefaultPresets
-    from msrgan.planes import fit_stack_model, output_format, upscale_stack, upscale_stack_to_tiff
+    from msrgan.planes import fit_stack_model, output_format, upscale_stack, upscale_stack_to_file
 
     stack = read_stack(src, axes=axes)
     if isinstance(model, DefaultPresets):
@@ -162,12 +167,13 @@ def upscale_file(src: Path, dst: Path, model, *, axes=None, tile=None, overlap=N
                              name=str(src))
     kwargs = dict(tile=tile, overlap=overlap, batch_size=batch_size, channels_map=channels_map,
                   normalization=normalization, per_channel=per_channel, progress=progress)
-    if dst.suffix.lower() in TIFF_SUFFIXES:
+    if dst.suffix.lower() in TIFF_SUFFIXES or is_omezarr_name(dst):
         output_format(dst, stack.data.dtype, stack.axes)
-        return upscale_stack_to_tiff(stack, model, dst, overwrite=overwrite, **kwargs)
+        return upscale_stack_to_file(stack, model, dst, overwrite=overwrite, **kwargs)
     if stack.planes > 1:
         raise ValueError(f"{dst}: {dst.suffix} holds one 2-D image, but {src} has axes {stack.axes!r} (shape "
-                         f"{stack.data.shape}, {stack.planes} planes); write TIFF (--suffix .tif or .ome.tif)")
+                         f"{stack.data.shape}, {stack.planes} planes); write TIFF or OME-Zarr (--suffix .tif, "
+                         ".ome.tif or .ome.zarr)")
     check_format(dst, stack.data.dtype, fitted.out_channels)
     result = upscale_stack(stack, model, name=str(src), **kwargs)
     image, has_c = result.data, "C" in result.axes
@@ -179,8 +185,11 @@ def upscale_file(src: Path, dst: Path, model, *, axes=None, tile=None, overlap=N
 def run(args) -> int:
     from tqdm.auto import tqdm
 
+    from msrgan.errors import UsageError
     from msrgan.inference import load_generator
 
+    if args.tile is not None and args.tile < 1:  # the rule plan_tiles states, before any input is read
+        raise UsageError(f"tile must be an integer >= 1, got tile={args.tile}")
     inputs = expand_inputs(args.inputs)
     if args.model is not None:
         model = load_generator(args.model)

@@ -32,7 +32,7 @@ import numpy as np
 from msrgan.data.axes import AxesError, check_axes, file_axes, squeeze_axes
 from msrgan.data.io import TIFF_SUFFIXES, read_image
 
-__all__ = ["PhysicalMetadata", "Stack", "read_stack", "is_ome_name", "ome_stem"]
+__all__ = ["PhysicalMetadata", "Stack", "read_stack", "is_ome_name", "is_omezarr_name", "ome_stem"]
 
 _MICRONS = {"micron", "microns", "um", "µm", "μm", "\\u00b5m", "micrometer", "micrometre"}
 _PER_UNIT_UM = {2: 25400.0, 3: 10000.0}  # TIFF ResolutionUnit INCH, CENTIMETER in µm
@@ -111,6 +111,11 @@ def is_ome_name(path) -> bool:
     """True for ``x.ome.tif`` / ``x.ome.tiff`` (and ``x.ome.zarr``)."""
     name = Path(path).name.lower()
     return name.endswith((".ome.tif", ".ome.tiff", ".ome.zarr"))
+
+
+def is_omezarr_name(path) -> bool:
+    """True for ``x.ome.zarr``: an OME-Zarr (NGFF) folder."""
+    return Path(path).name.lower().endswith(".ome.zarr")
 
 
 def ome_stem(path) -> str:
