@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 from keras import ops
 
-ADVERSARIAL_LOSSES: tuple[str, ...] = ("vanilla", "lsgan", "hinge")
+from zoo.extensions import Registry
+
+ADVERSARIAL = Registry("adversarial loss")
+"""Adversarial losses, name -> ``AdversarialLoss`` (the discriminator's and the generator's terms)."""
 CRITERIA: tuple[str, ...] = ("l2", "l1")
 
 # The seed's weights, for SUMMED L2 terms (and the adversarial term per image).
@@ -42,10 +45,25 @@ def _f32(x):
     return x if x.dtype == "float32" else ops.cast(x, "float32")
 
 
+@dataclasses.dataclass(frozen=True)
+class AdversarialLoss:
+    """One adversarial loss: ``discriminator(real_logits, fake_logits)`` and ``generator(fake_logits)``,
+    each a scalar in ``keras.ops`` on float32 logits."""
+
+    discriminator: Callable
+    generator: Callable
+
+
+def register_adversarial(name: str, discriminator: Callable, generator: Callable, *,
+                         description: str = "") -> AdversarialLoss:
+    """Adds an adversarial loss; ``msrgan train --adversarial NAME`` and ``MSRGAN(adversarial=)`` then take it."""
+    return ADVERSARIAL.register(name, AdversarialLoss(discriminator, generator), description=description)
+
+
 def check_adversarial(kind: str) -> str:
     """Returns ``kind`` if it names an adversarial loss, else raises a ValueError listing them."""
-    if kind not in ADVERSARIAL_LOSSES:
-        raise ValueError(f"adversarial loss must be one of {ADVERSARIAL_LOSSES}, got {kind!r}")
+    if kind not in ADVERSARIAL:
+        raise ValueError(f"adversarial loss must be one of {tuple(ADVERSARIAL)}, got {kind!r}")
     return kind
 
 
@@ -169,18 +187,12 @@ def discriminator_loss(real_logits, fake_logits, kind: str = "lsgan"):
     Args:
         real_logits: Discriminator outputs on real images, ``(B, 1)``.
         fake_logits: Discriminator outputs on generated images, ``(B, 1)``.
-        kind: One of ``ADVERSARIAL_LOSSES``.
+        kind: A name in ``ADVERSARIAL``.
 
     Returns:
         A scalar tensor.
     """
-    check_adversarial(kind)
-    real, fake = _f32(real_logits), _f32(fake_logits)
-    if kind == "vanilla":
-        return _bce_logits(real, 1.0) + _bce_logits(fake, 0.0)
-    if kind == "lsgan":
-        return ops.mean(ops.square(real - 1.0)) + ops.mean(ops.square(fake))
-    return ops.mean(ops.relu(1.0 - real)) + ops.mean(ops.relu(1.0 + fake))
+    return ADVERSARIAL[check_adversarial(kind)].discriminator(_f32(real_logits), _f32(fake_logits))
 
 
 def generator_adversarial_loss(fake_logits, kind: str = "lsgan"):
@@ -192,23 +204,28 @@ def generator_adversarial_loss(fake_logits, kind: str = "lsgan"):
 
     Args:
         fake_logits: Discriminator outputs on generated images, ``(B, 1)``.
-        kind: One of ``ADVERSARIAL_LOSSES``.
+        kind: A name in ``ADVERSARIAL``.
 
     Returns:
         A scalar tensor.
     """
-    check_adversarial(kind)
-    fake = _f32(fake_logits)
-    if kind == "vanilla":
-        return _bce_logits(fake, 1.0)
-    if kind == "lsgan":
-        return ops.mean(ops.square(fake - 1.0))
-    return -ops.mean(fake)
+    return ADVERSARIAL[check_adversarial(kind)].generator(_f32(fake_logits))
 
 
 def _bce_logits(logits, target: float):
     # mean(max(z, 0) - z * t + log(1 + exp(-|z|))): binary cross-entropy on logits without overflow.
     return ops.mean(ops.relu(logits) - logits * target + ops.log1p(ops.exp(-ops.abs(logits))))
+
+
+register_adversarial("vanilla", lambda real, fake: _bce_logits(real, 1.0) + _bce_logits(fake, 0.0),
+                     lambda fake: _bce_logits(fake, 1.0),
+                     description="binary cross-entropy on logits; the generator's non-saturating form")
+register_adversarial("lsgan", lambda real, fake: ops.mean(ops.square(real - 1.0)) + ops.mean(ops.square(fake)),
+                     lambda fake: ops.mean(ops.square(fake - 1.0)), description="least squares, targets 1 and 0")
+register_adversarial("hinge", lambda real, fake: ops.mean(ops.relu(1.0 - real)) + ops.mean(ops.relu(1.0 + fake)),
+                     lambda fake: -ops.mean(fake), description="hinge loss")
+ADVERSARIAL_LOSSES: tuple[str, ...] = tuple(ADVERSARIAL)
+"""The built-in adversarial losses' names (``tuple(ADVERSARIAL)`` includes any registered later)."""
 
 
 def generator_loss(mse, content, adversarial, *, alpha: float = 1.0, beta: float = 1.0 / 3.0,

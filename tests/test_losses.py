@@ -132,3 +132,16 @@ def test_seed_weights_translate_to_means():
     seed_loss = 0.4 * np.sum((sr - hr) ** 2) + 0.8 * np.sum((fs - fh) ** 2) + 1e-5 * adv
     mean_loss = np.mean((sr - hr) ** 2) + weights.beta * np.mean((fs - fh) ** 2) + weights.gamma * adv
     assert seed_loss == pytest.approx(0.4 * n_pix * mean_loss, rel=1e-9)
+
+
+def test_a_registered_adversarial_loss_is_used_by_name(rng):
+    real = rng.normal(size=(4, 1)).astype("float32")
+    fake = rng.normal(size=(4, 1)).astype("float32")
+    L.register_adversarial("test-abs", lambda r, f: ops.mean(ops.abs(r - f)), lambda f: ops.mean(ops.abs(f)))
+    try:
+        assert _np(L.discriminator_loss(real, fake, "test-abs")) == pytest.approx(np.mean(np.abs(real - fake)), rel=1e-5)
+        assert _np(L.generator_adversarial_loss(fake, "test-abs")) == pytest.approx(np.mean(np.abs(fake)), rel=1e-5)
+    finally:
+        del L.ADVERSARIAL._items["test-abs"]
+    with pytest.raises(ValueError, match="test-abs"):
+        L.check_adversarial("test-abs")

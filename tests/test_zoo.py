@@ -111,3 +111,38 @@ def test_create_leaves_objects_it_cannot_build_as_they_are():
         assert not model.built
     finally:
         zoo.registry._REGISTRY.pop("test-no-example-shape", None)
+
+
+def test_a_registry_lists_describes_refuses_duplicates_and_names_the_unknown():
+    from zoo import Registry
+
+    reg = Registry("widget")
+    reg.register("a", 1, description="first")
+
+    @reg.register("b")
+    def b():
+        return 2
+
+    assert list(reg) == ["a", "b"] and len(reg) == 2 and "a" in reg and "c" not in reg
+    assert reg["b"] is b and reg.describe("a") == "first" and dict(reg) == {"a": 1, "b": b}
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register("a", 3)
+    reg.register("a", 3, overwrite=True)
+    assert reg["a"] == 3
+    with pytest.raises(ValueError, match=r"unknown widget 'c'; choose one of: a, b"):
+        reg["c"]
+
+
+def test_each_extension_point_is_a_registry_read_by_the_command_line():
+    import argparse
+
+    from msrgan.cli import build_parser
+    from msrgan.data.degrade import DEGRADATIONS
+    from msrgan.losses import ADVERSARIAL
+    from msrgan.models.extractors import EXTRACTORS
+
+    assert {type(r) for r in (DEGRADATIONS, ADVERSARIAL, EXTRACTORS)} == {zoo.Registry}
+    train = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    choices = {a.dest: a.choices for a in train._actions}
+    assert tuple(choices["degradation"]) == tuple(DEGRADATIONS) and tuple(choices["adversarial"]) == tuple(ADVERSARIAL)
+    assert all(name in train.format_help().replace("\n", " ").replace("  ", " ") for name in EXTRACTORS)

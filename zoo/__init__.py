@@ -25,6 +25,7 @@ from zoo.pretrained import (
     push_to_hub,
     save_pretrained,
 )
+from zoo.extensions import Registry
 from zoo.presets import Preset, describe_preset, get_preset, list_presets, preset_folder, register_preset
 from zoo.registry import ModelEntry, create, describe, get_entry, list_models, register
 
@@ -32,6 +33,7 @@ __all__ = [
     "ModelEntry",
     "Preset",
     "PretrainedMixin",
+    "Registry",
     "create",
     "describe",
     "describe_preset",

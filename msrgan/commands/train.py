@@ -57,6 +57,7 @@ RUN_MARKERS = ("config.json", "checkpoints", "training.json", "train_config.json
 def train_settings() -> dict:
     """The type and range of every numeric, boolean and choice setting (``msrgan.training.config.Setting``)."""
     from msrgan.data.degrade import DEGRADATIONS
+    from msrgan.losses import ADVERSARIAL
     from msrgan.training.config import Setting as S
 
     def steps(low):
@@ -71,7 +72,7 @@ def train_settings() -> dict:
         "augment": S(bool), "generator": S(str), "discriminator_filters": S(int, 1), "discriminator_dense": S(int, 1),
         "discriminator_batch_norm": S(bool), "content": S(str, optional=True), "criterion": S(str, choices=("l2", "l1")),
         "alpha": S(float, 0, optional=True), "beta": S(float, 0, optional=True), "gamma": S(float, 0, optional=True),
-        "adversarial": S(str, choices=("lsgan", "vanilla", "hinge")), "g_lr": S(float, 0, open_low=True),
+        "adversarial": S(str, choices=tuple(ADVERSARIAL)), "g_lr": S(float, 0, open_low=True),
         "d_lr": S(float, 0, open_low=True), "pretrain_lr": S(float, 0, open_low=True, optional=True),
         "lr_decay": S(str, choices=("constant", "step", "cosine")), "pretrain_steps": steps(0), "gan_steps": steps(0),
         "steps_per_epoch": steps(1), "ema": S(float, 0, 1, optional=True, open_low=True, open_high=True),
@@ -86,6 +87,8 @@ def train_settings() -> dict:
 
 def register(sub) -> None:
     from msrgan.data.degrade import DEGRADATIONS
+    from msrgan.losses import ADVERSARIAL
+    from msrgan.models.extractors import EXTRACTORS
 
     p = sub.add_parser(
         "train", help="train an mSRGAN generator (SRResNet pre-training, then adversarial)",
@@ -132,8 +135,8 @@ def register(sub) -> None:
     n.add_argument("--discriminator-filters", type=int, default=None, help="first conv width (default 64)")
     n.add_argument("--discriminator-dense", type=int, default=None, help="hidden dense units (default 1024)")
     n.add_argument("--discriminator-batch-norm", action=boolean, default=None, help="BatchNorm in D (default on)")
-    n.add_argument("--content", default=None, help="content extractor: minivgg19=PATH_OR_REPO, "
-                                                   "vgg19-imagenet[=WEIGHTS|none], or none (default none)")
+    n.add_argument("--content", default=None, help="content extractor: "
+                   + ", ".join(EXTRACTORS.describe(n) for n in EXTRACTORS) + ", or none (default none)")
     n.add_argument("--content-layers", default=None, help="comma-separated taps, e.g. block2,block5 or "
                                                           "block5_conv4 (default block5 / block5_conv4)")
     n.add_argument("--layer-weights", default=None, help="comma-separated weight per content layer (default 1 each)")
@@ -146,7 +149,7 @@ def register(sub) -> None:
     o.add_argument("--gamma", type=float, default=None,
                    help="weight of the adversarial loss (default: the seed's 1e-5 on sums translated likewise, "
                         "9.04e-10 for 96px RGB patches; SRGAN used 1e-3)")
-    o.add_argument("--adversarial", choices=("lsgan", "vanilla", "hinge"), default=None,
+    o.add_argument("--adversarial", choices=tuple(ADVERSARIAL), default=None,
                    help="adversarial loss (default lsgan, the seed's)")
     o.add_argument("--g-lr", type=float, default=None, help=f"generator Adam learning rate in phase 2 "
                                                             f"(default {d['g_lr']})")
@@ -244,6 +247,7 @@ def _check_options(opt: dict, origin) -> None:
     when it came from a config file (``origin`` as for ``check_settings``).
     """
     from msrgan.data.degrade import degradation_params
+    from msrgan.models.extractors import EXTRACTORS
 
     def refuse(name: str, message: str):
         where = origin(name)
@@ -254,9 +258,9 @@ def _check_options(opt: dict, origin) -> None:
     except ValueError as exc:
         refuse("degradation_params", f"degradation {opt['degradation']!r}: {exc}")
     kind, _, arg = str(opt["content"] or "none").partition("=")
-    if kind.lower() != "none" and (kind not in ("minivgg19", "vgg19-imagenet") or (kind == "minivgg19" and not arg)):
-        refuse("content", f"content extractor {opt['content']!r}: use minivgg19=PATH_OR_REPO, "
-                          "vgg19-imagenet[=WEIGHTS|none] or none")
+    if kind.lower() != "none" and (kind not in EXTRACTORS or (kind == "minivgg19" and not arg)):
+        refuse("content", f"content extractor {opt['content']!r}: use "
+                          + ", ".join(EXTRACTORS.describe(n) for n in EXTRACTORS) + " or none")
 
 
 def run_folder(config_path, file_config: dict | None, out_flag) -> str | None:

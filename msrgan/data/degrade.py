@@ -43,6 +43,7 @@ from typing import Callable
 import numpy as np
 
 from msrgan.convention import check_scale
+from zoo.extensions import Registry
 
 MICROSCOPE_DEFAULTS = {"sigma": None, "photons": 100.0, "read_noise": 0.01, "clip": True}
 """Defaults of the ``microscope`` degradation; ``sigma=None`` means ``scale / 2`` HR pixels."""
@@ -67,16 +68,13 @@ class Degradation:
     description: str = ""
 
 
-DEGRADATIONS: dict[str, Degradation] = {}
-"""The degradation registry, name -> ``Degradation``; ``tuple(DEGRADATIONS)`` lists the names."""
+DEGRADATIONS = Registry("degradation")
+"""The degradation registry (a ``zoo.Registry``), name -> ``Degradation``; ``tuple(DEGRADATIONS)`` lists the names."""
 
 
 def register_degradation(name: str, resolve, apply, *, description: str = "") -> Degradation:
     """Adds a degradation to ``DEGRADATIONS``; ``train``, ``evaluate`` and ``PatchDataset`` then accept it."""
-    if name in DEGRADATIONS:
-        raise ValueError(f"a degradation named {name!r} is already registered")
-    DEGRADATIONS[name] = entry = Degradation(name, resolve, apply, description)
-    return entry
+    return DEGRADATIONS.register(name, Degradation(name, resolve, apply, description), description=description)
 
 
 def degradation_params(method: str, scale: int, **params) -> dict:

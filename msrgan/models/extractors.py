@@ -22,6 +22,7 @@ from keras import ops
 from msrgan.convention import check_channels, check_image_batch, rgb_merge_indices
 from msrgan.models.base import ZooModel
 from msrgan.models.minivgg19 import TAPS, MiniVGG19
+from zoo.extensions import Registry
 
 # Caffe-style ImageNet preprocessing of keras.applications.vgg19: BGR order, mean subtracted.
 IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
@@ -164,42 +165,65 @@ VGG19_NOTOP_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 VGG19_NOTOP_URL = f"https://storage.googleapis.com/tensorflow/keras-applications/vgg19/{VGG19_NOTOP_FILE}"
 
 
+EXTRACTORS = Registry("content extractor")
+"""Content-loss extractors, name -> ``build(arg, channels=, layers=) -> FeatureExtractor``; ``--content
+NAME[=ARG]`` picks one (``arg`` is what follows ``=``, or ``""``)."""
+
+
+def register_extractor(name: str, build, *, description: str = ""):
+    """Adds a content extractor: ``msrgan train --content NAME[=ARG]`` then builds it with
+    ``build(arg, channels=..., layers=...)``."""
+    return EXTRACTORS.register(name, build, description=description)
+
+
 def load_extractor(spec: str, *, channels: int, layers: Sequence[str] | None = None) -> FeatureExtractor:
-    """Builds a content-loss extractor from a command-line style spec.
+    """Builds a content-loss extractor from a command-line style spec ``NAME[=ARG]`` (see ``EXTRACTORS``).
 
     ``"minivgg19=PATH_OR_REPO"`` loads a trained MiniVGG19 (pretrained folder or Hub id) and taps
     ``layers`` (default ``("block5",)``); ``"vgg19-imagenet"`` uses ImageNet weights,
     ``"vgg19-imagenet=WEIGHTS"`` a local weights file and ``"vgg19-imagenet=none"`` random
     weights (default layers ``("block5_conv4",)``).
     """
-    kind, _, arg = spec.partition("=")
-    if kind == "minivgg19":
-        if not arg:
-            raise ValueError("--content minivgg19 needs a trained model: minivgg19=PATH_OR_REPO")
-        backbone = MiniVGG19.from_pretrained(arg)
-        if backbone.channels != channels:
-            raise ValueError(f"the miniVGG19 at {arg} takes {backbone.channels} channel(s), the generator {channels}")
-        return MiniVGG19Features(backbone, layers=layers or ("block5",))
-    if kind == "vgg19-imagenet":
-        weights = None if arg.lower() == "none" else (arg or "imagenet")
-        if weights not in (None, "imagenet"):
-            if not Path(weights).is_file():
-                raise FileNotFoundError(f"--content vgg19-imagenet={weights}: no such weights file")
-            try:
-                return ImageNetVGG19Features(layers=layers or ("block5_conv4",), weights=weights, channels=channels)
-            except Exception as exc:  # h5py and Keras raise assorted types on a file that is not VGG19 weights
-                raise ValueError(f"--content vgg19-imagenet={weights}: not a VGG19 (no top) Keras weights file "
-                                 f"({type(exc).__name__}: {exc})") from None
+    kind, _, arg = str(spec).partition("=")
+    if kind not in EXTRACTORS:
+        raise ValueError(f"Unknown content extractor {spec!r}; use one of: "
+                         + ", ".join(f"{n} ({EXTRACTORS.describe(n)})" for n in EXTRACTORS))
+    return EXTRACTORS[kind](arg, channels=channels, layers=layers)
+
+
+def _minivgg19(arg: str, *, channels: int, layers) -> FeatureExtractor:
+    if not arg:
+        raise ValueError("--content minivgg19 needs a trained model: minivgg19=PATH_OR_REPO")
+    backbone = MiniVGG19.from_pretrained(arg)
+    if backbone.channels != channels:
+        raise ValueError(f"the miniVGG19 at {arg} takes {backbone.channels} channel(s), the generator {channels}")
+    return MiniVGG19Features(backbone, layers=layers or ("block5",))
+
+
+def _vgg19_imagenet(arg: str, *, channels: int, layers) -> FeatureExtractor:
+    weights = None if arg.lower() == "none" else (arg or "imagenet")
+    if weights not in (None, "imagenet"):
+        if not Path(weights).is_file():
+            raise FileNotFoundError(f"--content vgg19-imagenet={weights}: no such weights file")
         try:
             return ImageNetVGG19Features(layers=layers or ("block5_conv4",), weights=weights, channels=channels)
-        except Exception as exc:  # Keras's download raises a bare Exception("URL fetch failure ...")
-            if weights != "imagenet" or not ("URL fetch failure" in str(exc) or isinstance(exc, OSError)):
-                raise
-            raise FileNotFoundError(
-                f"--content vgg19-imagenet: the ImageNet VGG19 weights are not in the Keras cache "
-                f"($KERAS_HOME or ~/.keras, models/{VGG19_NOTOP_FILE}) and cannot be downloaded ({exc}). "
-                "On a machine with network, `python -c \"import keras; "
-                "keras.applications.VGG19(include_top=False)\"` caches it; "
-                f"or download {VGG19_NOTOP_URL} and pass --content vgg19-imagenet=PATH"
-            ) from None
-    raise ValueError(f"Unknown content extractor {spec!r}; use minivgg19=PATH_OR_REPO or vgg19-imagenet[=WEIGHTS]")
+        except Exception as exc:  # h5py and Keras raise assorted types on a file that is not VGG19 weights
+            raise ValueError(f"--content vgg19-imagenet={weights}: not a VGG19 (no top) Keras weights file "
+                             f"({type(exc).__name__}: {exc})") from None
+    try:
+        return ImageNetVGG19Features(layers=layers or ("block5_conv4",), weights=weights, channels=channels)
+    except Exception as exc:  # Keras's download raises a bare Exception("URL fetch failure ...")
+        if weights != "imagenet" or not ("URL fetch failure" in str(exc) or isinstance(exc, OSError)):
+            raise
+        raise FileNotFoundError(
+            f"--content vgg19-imagenet: the ImageNet VGG19 weights are not in the Keras cache "
+            f"($KERAS_HOME or ~/.keras, models/{VGG19_NOTOP_FILE}) and cannot be downloaded ({exc}). "
+            "On a machine with network, `python -c \"import keras; "
+            "keras.applications.VGG19(include_top=False)\"` caches it; "
+            f"or download {VGG19_NOTOP_URL} and pass --content vgg19-imagenet=PATH"
+        ) from None
+
+
+register_extractor("minivgg19", _minivgg19, description="minivgg19=PATH_OR_REPO, a trained miniVGG19 (block5 by default)")
+register_extractor("vgg19-imagenet", _vgg19_imagenet,
+                   description="vgg19-imagenet[=WEIGHTS|none], keras.applications VGG19 (VGG54 by default)")
