@@ -29,7 +29,8 @@ bundle() {  # bundle NAME KIND LAYOUT DESCRIPTION
 }
 
 train msrgan-x4-gray-blind   # stage 1: blind (PSF blur in 60% of the LR images), from scratch
-train msrgan-x4-gray         # stage 2: from stage 1, without extra blur, so smooth fields stay smooth
+train msrgan-x4-gray-sharp   # stage 2: from stage 1, without extra blur, so smooth fields stay smooth
+train msrgan-x4-gray         # stage 3: from stage 2, lower learning rate, half the fields oversampled
 bundle msrgan-x4-gray psnr "one fluorescence channel (gray); applied channel by channel to any other image" \
   "x4 PSNR-oriented single-channel fluorescence model (the default, channel by channel for any channel count)"
 train msrgan-x4-rgb          # 3-channel, from scratch, without extra blur
