@@ -113,6 +113,12 @@ RUN: dict[tuple[str, str], Run] = {
         before='import zoo, msrgan\ngenerator = zoo.from_pretrained("runs/demo/msrgan")\n',
         why="`generator` is the reader's trained generator"),
     ("README.md", "KERAS_BACKEND=jax python -c '"): AS_WRITTEN,
+    # ---------------------------------------------------------------------------- docs/architecture.md
+    ("docs/architecture.md", "import keras, numpy as np, zoo"): AS_WRITTEN,
+    ("docs/architecture.md", "import numpy as np"): AS_WRITTEN,
+    ("docs/architecture.md", "from msrgan.models.extractors import ImageNetVGG19Features, load_extractor, "
+                             "register_extractor"): AS_WRITTEN,
+    ("docs/architecture.md", "import argparse"): AS_WRITTEN,
     # ------------------------------------------------------------------------------ docs/benchmarks.md
     ("docs/benchmarks.md", "import zoo"): Run(
         before=("import numpy as np\n"
