@@ -127,6 +127,7 @@ def test_the_new_architectures_are_registered_and_documented_in_their_own_files(
         assert inspect.getmodule(entry.builder).__name__ == f"msrgan.models.{cls_name.lower()}"
 
 
+@pytest.mark.one_backend  # the command-line path is the same on every backend; the networks are checked on each above
 @pytest.mark.parametrize("name,options", [("srcnn-x4", ["filters=[8,4]"]),
                                           ("edsr-baseline-x4", ["num_blocks=1", "filters=8"]),
                                           ("pan-x4", ["num_blocks=1", "filters=8", "upsample_filters=4"])])

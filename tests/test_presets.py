@@ -42,6 +42,7 @@ def test_bundled_weights_stay_within_the_size_cap():
     assert total <= 10 * 1000 * 1000
 
 
+@pytest.mark.one_backend  # compares this backend's outputs with the two others': one run covers every pair
 @pytest.mark.parametrize("name", PRESETS)
 def test_a_preset_loads_offline_with_the_same_outputs_on_every_backend(name, backend):
     import keras
