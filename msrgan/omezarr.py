@@ -222,7 +222,7 @@ def upscale_stack_to_omezarr(stack: Stack, model, path: str | os.PathLike, *, ch
         overwrite: Replace an existing target (otherwise a FileExistsError, before the model runs).
         levels: Pyramid levels, level 0 included (default: until a level fits in ``PYRAMID_SIDE``).
         progress: Progress bars over planes and tiles.
-        **kwargs: To ``msrgan.inference.iter_upscaled_tiles`` (tile, overlap, batch_size,
+        **kwargs: To ``msrgan.tiling.iter_upscaled_tiles`` (tile, overlap, batch_size,
             normalization, blend).
 
     Returns:

@@ -2,8 +2,8 @@
 
 A ``msrgan.data.stack.Stack`` (any of CARE's axes ``S,T,C,Z,Y,X``) is processed in the working
 order of ``msrgan.data.axes.working_axes``: every S, T and Z position is one 2-D image of the
-stack's channels, upscaled with ``msrgan.inference`` (tiles, per-plane percentile normalization
-and its inverse), exactly as ``upscale`` would upscale that plane alone.
+stack's channels, upscaled with ``msrgan.tiling`` (tiles, per-plane percentile normalization
+and its inverse), exactly as ``msrgan.inference.upscale`` would upscale that plane alone.
 
 ``upscale_stack_to_tiff`` streams the planes into one tiled TIFF without holding the output:
 
@@ -18,7 +18,7 @@ written, the others wait in a temporary file on disk beside the target (one plan
 memory stays bounded by the tile size, as for 2-D images.
 
 ``.ome.zarr`` targets are OME-Zarr (``msrgan.omezarr``), fed by the same plane streams
-(``stream_planes``); ``upscale_stack_to_file`` picks the writer from the target's name.
+(``stream_planes``); ``msrgan.inference.upscale_stack_to_file`` picks the writer from the target's name.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from msrgan.data.stack import PhysicalMetadata, Stack, is_ome_name, is_omezarr_n
 from zoo.files import discard, partial_path, plain_file_permissions
 
 __all__ = ["GrayThrough", "StackOutput", "fit_stack_model", "output_format", "prepare_output", "stream_planes",
-           "upscale_axes", "upscale_stack", "upscale_stack_to_file", "upscale_stack_to_tiff"]
+           "upscale_axes", "upscale_stack", "upscale_stack_to_tiff"]
 
 IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
 
@@ -77,7 +77,7 @@ def fit_stack_model(model, channels: int, *, channels_map=None, per_channel=None
     ``channels_map`` that feeds one input channel to every model channel (``0,0,0``) runs the model
     through ``GrayThrough``: one channel in, one channel out.
     """
-    from msrgan.inference import parse_channels_map
+    from msrgan.tiling import parse_channels_map
     from msrgan.models.channels import fit_channels
 
     if channels_map is None:
@@ -125,11 +125,11 @@ def upscale_stack(stack: Stack, model, *, channels_map=None, per_channel=None, p
                   **kwargs) -> Stack:
     """Upscales every plane of ``stack`` in memory; returns a ``Stack`` in the working axes order.
 
-    ``kwargs`` go to ``msrgan.inference.upscale`` (tile, overlap, batch_size, normalization, blend).
+    ``kwargs`` go to ``msrgan.tiling.upscale_image`` (tile, overlap, batch_size, normalization, blend).
     """
     from tqdm.auto import tqdm
 
-    from msrgan.inference import load_generator, upscale
+    from msrgan.tiling import load_generator, upscale_image
 
     name = str(stack.path or kwargs.get("name", "image"))
     kwargs.pop("name", None)
@@ -141,8 +141,8 @@ def upscale_stack(stack: Stack, model, *, channels_map=None, per_channel=None, p
     flat = out.reshape((int(np.prod(lead, dtype=np.int64)),) + shape[len(lead):])
     for k, index in enumerate(tqdm(list(np.ndindex(lead)), desc="planes", unit="plane", disable=not progress
                                    or len(lead) == 0)):
-        y = upscale(plane(index), fitted.model, channels_map=fitted.channels_map, name=_plane_name(name, work, index),
-                    **kwargs)
+        y = upscale_image(plane(index), fitted.model, channels_map=fitted.channels_map,
+                          name=_plane_name(name, work, index), **kwargs)
         flat[k] = np.moveaxis(y, -1, 0) if fitted.out_channels > 1 else y[..., 0]
     return Stack(out, axes, meta, None)
 
@@ -275,7 +275,7 @@ def prepare_output(stack: Stack, model, path, *, channels_map=None, per_channel=
         FileExistsError: ``path`` exists and ``overwrite`` is False.
         ValueError: a model that does not fit the stack's channels, a format that cannot hold its axes.
     """
-    from msrgan.inference import load_generator
+    from msrgan.tiling import load_generator
 
     path = Path(path)
     if (path.exists() or path.is_symlink()) and not overwrite:
@@ -291,7 +291,7 @@ def prepare_output(stack: Stack, model, path, *, channels_map=None, per_channel=
 def stream_planes(stack: Stack, out: StackOutput, *, progress: bool = False, **kwargs):
     """The tiles of every plane, upscaled one plane at a time: returns ``(plan, planes)``.
 
-    ``plan`` is the ``msrgan.inference.TilePlan`` shared by all planes (the first plane's input is
+    ``plan`` is the ``msrgan.tile_plan.TilePlan`` shared by all planes (the first plane's input is
     checked before this returns); ``planes`` yields ``(position, blocks)`` per S/T/Z position, where
     ``position`` maps each plane axis letter to its index and ``blocks`` is the plane's
     ``iter_upscaled_tiles`` stream of ``(row, col, (h, w, C_out) block)``. ``kwargs`` go to
@@ -299,7 +299,7 @@ def stream_planes(stack: Stack, out: StackOutput, *, progress: bool = False, **k
     """
     from tqdm.auto import tqdm
 
-    from msrgan.inference import iter_upscaled_tiles
+    from msrgan.tiling import iter_upscaled_tiles
 
     work, lead, plane = _planes(stack)
     indices = list(np.ndindex(lead))
@@ -319,22 +319,12 @@ def stream_planes(stack: Stack, out: StackOutput, *, progress: bool = False, **k
     return plan, planes()
 
 
-def upscale_stack_to_file(stack: Stack, model, path: str | os.PathLike, **kwargs) -> Path:
-    """Upscales ``stack`` into a TIFF (``upscale_stack_to_tiff``) or, for a ``.ome.zarr`` target, an OME-Zarr
-    (``msrgan.omezarr.upscale_stack_to_omezarr``); ``kwargs`` go to that writer."""
-    if is_omezarr_name(path):
-        from msrgan.omezarr import upscale_stack_to_omezarr
-
-        return upscale_stack_to_omezarr(stack, model, path, **kwargs)
-    return upscale_stack_to_tiff(stack, model, path, **kwargs)
-
-
 def upscale_stack_to_tiff(stack: Stack, model, path: str | os.PathLike, *, channels_map=None, per_channel=None,
                           overwrite: bool = False, compression: str | None = None, progress: bool = False,
                           **kwargs) -> Path:
     """Upscales ``stack`` plane by plane straight into a tiled TIFF (see the module doc for the format).
 
-    ``kwargs`` go to ``msrgan.inference.iter_upscaled_tiles`` (tile, overlap, batch_size,
+    ``kwargs`` go to ``msrgan.tiling.iter_upscaled_tiles`` (tile, overlap, batch_size,
     normalization, blend). The file is written under a temporary name and renamed when complete.
     """
     import tifffile
@@ -342,7 +332,8 @@ def upscale_stack_to_tiff(stack: Stack, model, path: str | os.PathLike, *, chann
     out = prepare_output(stack, model, path, channels_map=channels_map, per_channel=per_channel, overwrite=overwrite)
     path, shape, fmt = out.path, out.shape, out.format
     if fmt == "omezarr":
-        raise ValueError(f"{path}: upscale_stack_to_tiff writes TIFF; use upscale_stack_to_file for OME-Zarr")
+        raise ValueError(f"{path}: upscale_stack_to_tiff writes TIFF; use msrgan.inference.upscale_stack_to_file "
+                         "for OME-Zarr")
     dtype = stack.data.dtype
     opts = _checked_options(fmt, out.axes, shape, dtype, out.meta, ome_stem(path), out.name)
     plan, planes = stream_planes(stack, out, progress=progress, **kwargs)

@@ -267,10 +267,9 @@ def _omezarr_worker(args) -> None:
     import numpy as np
 
     from msrgan.data.stack import PhysicalMetadata, Stack
-    from msrgan.inference import DEFAULT_TILE
+    from msrgan.inference import DEFAULT_TILE, upscale_stack_to_file
     from msrgan.models import Generator
     from msrgan.models.fast import FastGenerator
-    from msrgan.planes import upscale_stack_to_file
 
     _set_threads(args.worker)
     keras.utils.set_random_seed(0)

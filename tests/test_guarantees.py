@@ -102,7 +102,7 @@ def test_failed_new_run_writes_nothing(case, tmp_path, capsys):
 
 
 def test_a_crash_mid_run_keeps_the_earlier_run(earlier_run, monkeypatch, capsys):
-    import msrgan.commands.train as train
+    import msrgan.training.pipeline as train
 
     def crash(*args, work, **kwargs):
         (work / "checkpoints").mkdir()
@@ -261,7 +261,7 @@ OUTPUT_PROBLEMS = {
 def test_output_problems_stop_before_the_model_runs(case, model_folder, tmp_path, monkeypatch, capsys):
     import tifffile
 
-    from msrgan import inference
+    from msrgan import tiling
     from msrgan.data.io import write_image
 
     target, suffix, needle = OUTPUT_PROBLEMS[case]
@@ -272,7 +272,7 @@ def test_output_problems_stop_before_the_model_runs(case, model_folder, tmp_path
     if "under a file" in case:
         src = tmp_path / "a.png"
     calls = []
-    monkeypatch.setattr(inference, "predict_batch", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(tiling, "predict_batch", lambda *a, **k: calls.append(1))
     out = target(tmp_path)
     args = ["upscale", str(src), "-o", str(out), "--model", str(model_folder)]
     assert main(args + (["--suffix", suffix] if suffix else [])) == EXIT_INPUT

@@ -7,6 +7,8 @@ import pytest
 import tifffile
 
 import msrgan.inference as inference
+import msrgan.tile_codec as tile_codec
+import msrgan.tiling as tiling
 from msrgan.cli import main
 from msrgan.data.io import read_image, write_image
 from msrgan.data.normalize import fit_normalization
@@ -185,7 +187,7 @@ def test_histogram_percentiles_match_fit_normalization():
             a = rng.integers(0, int(rng.integers(2, np.iinfo(dtype).max)), shape).astype(dtype)
             a[..., 1] = 7  # a flat channel gets the unit span
             ref = fit_normalization(a)
-            got = inference._fit_percentiles(a, 2.0, 99.8, "a")
+            got = tile_codec._fit_percentiles(a, 2.0, 99.8, "a")
             np.testing.assert_allclose(got.low, ref.low, rtol=1e-12, atol=1e-9)
             np.testing.assert_allclose(got.high, ref.high, rtol=1e-12, atol=1e-9)
 
@@ -251,7 +253,7 @@ def test_streamed_tiff_refuses_to_overwrite_and_leaves_nothing_on_failure(tmp_pa
             raise RuntimeError("simulated failure mid-write")
         return real(model, batch)
 
-    monkeypatch.setattr(inference, "predict_batch", failing)
+    monkeypatch.setattr(tiling, "predict_batch", failing)
     fresh = tmp_path / "fresh.tif"
     with pytest.raises(RuntimeError, match="mid-write"):
         upscale_to_tiff(img, g, fresh, tile=32, overlap=2, blend=2, batch_size=1)
@@ -389,7 +391,7 @@ def test_cli_channel_mismatch_and_channel_map(tmp_path, saved_model, capsys):
     result = read_image(out / "field0_x4.png")
     assert result.shape == (96, 112, 1) and result.dtype == np.uint16  # gray in, gray out
     # the gray channel fed to every model channel; the output is their mean, in the input's range
-    norm = inference._fit_percentiles(read_image(src), 2.0, 99.8, "src")
+    norm = tile_codec._fit_percentiles(read_image(src), 2.0, 99.8, "src")
     from msrgan.data.normalize import denormalize
 
     lr = (read_image(src).astype(np.float64) - norm.low) / (norm.high - norm.low)
@@ -410,7 +412,7 @@ def test_cli_failure_mid_write_leaves_no_partial_output(tmp_path, saved_model, m
             raise RuntimeError("simulated failure")
         return real(model, batch)
 
-    monkeypatch.setattr(inference, "predict_batch", failing)
+    monkeypatch.setattr(tiling, "predict_batch", failing)
     assert main(["upscale", str(tmp_path / "in"), "-o", str(out), "--model", str(saved_model), "--tile", "40",
                  "--overlap", "4", "--batch-size", "8", "--suffix", suffix]) == EXIT_RUNTIME
     assert "msrgan upscale: error: simulated failure" in capsys.readouterr().err

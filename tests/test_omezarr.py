@@ -182,10 +182,10 @@ def test_a_failed_write_leaves_no_partial_target_and_keeps_the_old_one(gray, tmp
 
 @pytest.mark.one_backend
 def test_bad_requests_are_one_line_errors_naming_the_file(gray_folder, tmp_path, capsys, monkeypatch):
-    from msrgan import inference
+    from msrgan import tiling
 
     calls = []
-    monkeypatch.setattr(inference, "predict_batch", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(tiling, "predict_batch", lambda *a, **k: calls.append(1))
     tifffile.imwrite(tmp_path / "samples.tif", _data((3, 16, 16)))
     assert _upscale_cli(tmp_path / "samples.tif", tmp_path / "out", gray_folder, "--axes", "SYX",
                         "--suffix", ".ome.zarr") != 0

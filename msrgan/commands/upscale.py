@@ -150,7 +150,7 @@ def upscale_file(src: Path, dst: Path, model, *, axes=None, tile=None, overlap=N
                  normalization="percentile", overwrite=False, progress=False, per_channel=None) -> Path:
     """Reads ``src`` with its axes and metadata, upscales every plane and writes ``dst`` atomically.
 
-    TIFF and OME-Zarr targets are streamed plane by plane (``msrgan.planes.upscale_stack_to_file``: ImageJ
+    TIFF and OME-Zarr targets are streamed plane by plane (``msrgan.inference.upscale_stack_to_file``: ImageJ
     hyperstack, OME-TIFF for ``.ome.tif``, OME-Zarr for ``.ome.zarr``, physical metadata kept); PNG/JPEG
     hold one 2-D image.
     ``model``: a loaded generator, or ``DefaultPresets`` (the default preset for the input's channels).
@@ -158,7 +158,8 @@ def upscale_file(src: Path, dst: Path, model, *, axes=None, tile=None, overlap=N
     from msrgan.data.io import TIFF_SUFFIXES, check_format, write_image
     from msrgan.data.stack import is_omezarr_name, read_stack
     from msrgan.models.channels import DefaultPresets
-    from msrgan.planes import fit_stack_model, output_format, upscale_stack, upscale_stack_to_file
+    from msrgan.inference import upscale_stack_to_file
+    from msrgan.planes import fit_stack_model, output_format, upscale_stack
 
     stack = read_stack(src, axes=axes)
     if isinstance(model, DefaultPresets):
