@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     t0 = time.time()
     import keras
 
-    from msrgan.commands.train import train_msrgan
+    from msrgan.training.pipeline import train_msrgan
     from msrgan.commands.train_classifier import train_and_save
     from msrgan.data import load_source
     from msrgan.data.patches import validation_pairs
@@ -121,7 +121,7 @@ def main(argv=None) -> int:
     t = time.time()
     gan_opt = {**GAN, "seed": GAN["seed"] + args.seed, "content": f"minivgg19={out / 'minivgg19'}",
                "out": str(out / "msrgan"), "overwrite": True, "resume": False}
-    from msrgan.commands.train import DEFAULTS as TRAIN_DEFAULTS
+    from msrgan.training.options import DEFAULTS as TRAIN_DEFAULTS
 
     gan_opt = {**TRAIN_DEFAULTS, **gan_opt}
     log(f"training {gan_opt['generator']} ({gan_opt['pretrain_steps']} MSE steps + {gan_opt['gan_steps']} "

@@ -92,7 +92,7 @@ class MSRGAN(keras.Model):
 
     ``call(lr)`` returns the generator's output, so ``predict`` super-resolves. Train with
     ``compile`` then ``fit`` on ``(lr, hr)`` batches (float32 in [0, 1], ``hr`` ``scale`` times
-    larger), or with ``msrgan.training.train_msrgan`` (both phases, checkpoints, resume).
+    larger), or with ``msrgan.training.pipeline.train_msrgan`` (both phases, checkpoints, resume).
 
     Args:
         generator: A ``msrgan.models.Generator``.

@@ -1,0 +1,262 @@
+"""The training pipeline of ``msrgan train``, as a library function: ``train_msrgan(options)``.
+
+``options`` is a dict of the settings in ``msrgan.training.options.DEFAULTS`` (checked with
+``check_settings(options, train_settings())``, as the command does). The networks are built and
+the content extractor loaded before the output folder is touched; the run is written beside OUT
+and swapped in when complete, so an earlier run survives a failure.
+
+Example:
+    >>> from msrgan.training.options import DEFAULTS
+    >>> from msrgan.training.pipeline import train_msrgan
+    >>> result = train_msrgan({**DEFAULTS, "count": 4, "size": 32, "patch_size": 16,
+    ...                        "pretrain_steps": 2, "gan_steps": 0, "out": "runs/tiny"})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from msrgan.errors import UsageError
+from msrgan.training.options import (RESUMABLE_CHANGES, SYNTHETIC_COUNT, csv_list, prepare_out, replace_run,
+                                    train_settings)
+
+def build_generator(spec: str, channels: int, scale: int, options: dict | None):
+    """A generator from a zoo name (with overrides), or loaded from a pretrained folder / Hub id.
+
+    Any super-resolution network of the zoo (a ``msrgan.models.base.SRModel``: SRResNet, SRCNN,
+    EDSR, PAN, ...) can be trained; other zoo entries (discriminator, classifier) are refused.
+    """
+    import zoo
+    from msrgan.models.base import SRModel
+
+    options = dict(options or {})
+    if spec in zoo.list_models():
+        builder = zoo.get_entry(spec).builder
+        if not (isinstance(builder, type) and issubclass(builder, SRModel)):
+            sr = ", ".join(n for n in zoo.list_models()
+                           if isinstance(zoo.get_entry(n).builder, type) and issubclass(zoo.get_entry(n).builder, SRModel))
+            raise UsageError(f"--generator {spec!r} is a {zoo.describe(spec)['class']}, not a super-resolution "
+                             f"network; choose one of: {sr}")
+        return zoo.create(spec, channels=channels, scale=scale, **options)
+    if options:
+        raise UsageError("--generator-option applies to zoo names, not to a pretrained generator")
+    g = zoo.from_pretrained(spec)
+    if not isinstance(g, SRModel):
+        raise ValueError(f"--generator {spec}: a {type(g).__name__}, not a super-resolution network")
+    if g.channels != channels or g.scale != scale:
+        raise ValueError(f"the generator at {spec} is {g.channels}-channel x{g.scale}; the run is {channels}-channel "
+                         f"x{scale}")
+    return g
+
+
+def _distribution(opt: dict):
+    """Sets up ``--distribute`` before any network is built; returns the distribution or None."""
+    mode = str(opt["distribute"] or "none")
+    multi = {k: opt[k] for k in ("coordinator", "num_processes", "process_id") if opt[k] is not None}
+    if mode == "none":
+        if multi:
+            raise UsageError(f"--{'/--'.join(k.replace('_', '-') for k in multi)} need --distribute data-parallel")
+        return None
+    if mode != "data-parallel":
+        raise UsageError(f"--distribute must be 'none' or 'data-parallel', got {mode!r}")
+    from msrgan.training.distribute import check_global_batch, enable_data_parallel
+
+    try:  # another backend than JAX, an incomplete multi-host set-up: the command line does not fit
+        distribution = enable_data_parallel(coordinator=opt["coordinator"], num_processes=opt["num_processes"],
+                                            process_id=opt["process_id"])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        check_global_batch(int(opt["batch_size"]), distribution)
+    except ValueError as exc:
+        import keras
+
+        keras.distribution.set_distribution(None)
+        raise UsageError(f"--batch-size: {exc}") from None
+    return distribution
+
+
+def seed_loss_weights(extractor, patch_size: int, channels: int):
+    """The seed's loss weights (0.4, 0.8, 1e-5 on sums) as mean-based weights for this configuration.
+
+    ``N_pix = patch_size**2 * channels``; ``N_feat`` sums ``h * w * c`` over the extractor's
+    layers for a ``patch_size`` input (``msrgan.losses.LossWeights.from_seed``). Without an
+    extractor the pixel count alone sets ``gamma``.
+    """
+    from msrgan.losses import LossWeights
+
+    n_pix = int(patch_size) ** 2 * int(channels)
+    if extractor is not None and hasattr(extractor, "feature_shapes"):
+        n_feat = sum(h * w * c for h, w, c in extractor.feature_shapes(patch_size, patch_size))
+    else:
+        n_feat = 1
+    return LossWeights.from_seed(n_pix, max(n_feat, 1))
+
+
+def train_msrgan(opt: dict) -> dict:
+    """Runs a whole ``msrgan train`` from resolved options; returns a summary (and a printable ``table``)."""
+    import dataclasses
+    import time
+    from pathlib import Path
+
+    import keras
+
+    from msrgan.convention import check_channels, check_scale
+    from msrgan.data import load_source
+    from msrgan.data.patches import PatchDataset, validation_pairs
+    from msrgan.models import Discriminator, load_extractor
+    from msrgan.training.config import check_settings, data_count, load_config_file, parse_jit, set_precision
+    from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION
+    from msrgan.training.gan import MSRGAN
+    from msrgan.training.trainer import PretrainSchedule
+
+    t0 = time.time()
+    opt = check_settings(opt, train_settings())
+    if not opt["out"]:
+        raise UsageError("out is required: the folder of the trained generator, logs and checkpoints")
+    out = Path(opt["out"])
+    replace = prepare_out(out, opt)
+    channels = check_channels(int(opt["channels"]), name="--channels")
+    scale = check_scale(int(opt["scale"]), name="--scale")
+    if opt["resume"] and (out / "train_config.json").is_file():
+        saved = load_config_file(out / "train_config.json")
+        changed = sorted(k for k in saved if k not in RESUMABLE_CHANGES and k in opt and saved[k] != opt[k])
+        if changed:
+            raise ValueError(f"--resume: settings {changed} differ from the run in {out}; resume with the same "
+                             "settings (--config OUT/train_config.json)")
+    distribution = _distribution(opt)
+    policy = set_precision(opt["mixed_precision"])
+    keras.utils.set_random_seed(int(opt["seed"]))
+
+    # Data: split by image, so validation fields are never trained on.
+    src = load_source(opt["data"], channels=channels, count=data_count(opt["data"], opt["count"], SYNTHETIC_COUNT),
+                      size=opt["size"], seed=opt["seed"], field_params=opt["data_params"],
+                      bit_depth=opt["bit_depth"])
+    # Labels play no part in super-resolution: a plain (not class-stratified) split.
+    train_src, val_src = dataclasses.replace(src, labels=None).split(opt["val_fraction"], seed=opt["seed"])
+    patch = int(opt["patch_size"])
+    train_ds = PatchDataset(train_src.images, patch_size=patch, scale=scale, batch_size=int(opt["batch_size"]),
+                            degradation=opt["degradation"], degradation_params=opt["degradation_params"],
+                            augment=bool(opt["augment"]), normalization=opt["normalization"],
+                            steps_per_epoch=int(opt["steps_per_epoch"]), seed=int(opt["seed"]))
+    side = min(min(im.shape[:2]) for im in val_src.images)
+    val_side = min(int(opt["val_size"]), side)
+    val_side -= val_side % scale
+    val_lr, val_hr = validation_pairs(val_src.images, scale=scale, patch_size=val_side,
+                                      degradation=opt["degradation"], degradation_params=opt["degradation_params"],
+                                      seed=int(opt["seed"]) + 1, normalization=opt["normalization"])
+
+    # Networks.
+    generator = build_generator(opt["generator"], channels, scale, opt["generator_options"])
+    discriminator = None
+    if int(opt["gan_steps"]) > 0 and opt["gamma"] != 0:
+        discriminator = Discriminator(channels=channels, filters=int(opt["discriminator_filters"]),
+                                      dense_units=int(opt["discriminator_dense"]),
+                                      batch_norm=bool(opt["discriminator_batch_norm"]))
+    extractor = None
+    content = str(opt["content"] or "none")
+    if content.lower() != "none":
+        extractor = load_extractor(content, channels=channels, layers=csv_list(opt["content_layers"]))
+    gan = MSRGAN(generator, discriminator, extractor, layer_weights=csv_list(opt["layer_weights"], float),
+                 criterion=opt["criterion"], ema_decay=opt["ema"])
+    pretrain_lr = opt["pretrain_lr"] if opt["pretrain_lr"] is not None else opt["g_lr"]
+    schedule = PretrainSchedule(float(pretrain_lr), int(opt["pretrain_steps"]), decay=opt["lr_decay"],
+                                final_fraction=0.2 if opt["lr_decay"] == "step" else 0.05)
+    seed_weights = seed_loss_weights(extractor, patch, channels)
+    beta = opt["beta"] if opt["beta"] is not None else seed_weights.beta
+    gamma = opt["gamma"] if opt["gamma"] is not None else seed_weights.gamma
+    # Phase 2 starts with fresh Adam moments for G (its own optimizer), as SRGAN starts from SRResNet.
+    gan.compile(keras.optimizers.Adam(float(opt["g_lr"])), keras.optimizers.Adam(float(opt["d_lr"])),
+                pretrain_optimizer=keras.optimizers.Adam(schedule),
+                alpha=opt["alpha"] if opt["alpha"] is not None else 1.0, beta=beta, gamma=gamma,
+                adversarial=opt["adversarial"], jit_compile=parse_jit(opt["jit_compile"]),
+                loss_scale=float(opt["loss_scale"]) if opt["mixed_precision"] == "float16" else None,
+                sample_shape=(patch // scale, patch // scale))
+
+    # Everything that can fail on bad settings has run: only now is OUT touched. A run replacing an
+    # earlier one is written into a partial folder inside OUT and swapped in when it has finished.
+    from zoo.files import discard, partial_path
+
+    work = partial_path(out / "run", directory=True) if replace else out
+    try:
+        summary, scores = _fit_and_save(gan, train_ds, opt, work=work, val_lr=val_lr, val_hr=val_hr,
+                                        scale=scale, val_side=val_side, src=src, train_src=train_src,
+                                        val_src=val_src, extractor=extractor, content=content,
+                                        discriminator=discriminator, distribution=distribution, policy=policy, t0=t0)
+        if replace:
+            replace_run(work, out)
+    except BaseException:
+        if replace:
+            discard(work)
+        raise
+    history = summary.pop("history")
+    rows = [("method", "PSNR (dB)", "SSIM"),
+            ("bicubic", f"{scores['bicubic']['psnr']:.3f}", f"{scores['bicubic']['ssim']:.4f}"),
+            ("msrgan", f"{scores['msrgan']['psnr']:.3f}", f"{scores['msrgan']['ssim']:.4f}")]
+    table = "\n".join(f"{a:<10}{b:>12}{c:>10}" for a, b, c in rows)
+    table = (f"validation on {scores['images']} held-out image(s), {val_side} px crops, x{scale}\n{table}\n"
+             f"({PSNR_CONVENTION}; {SSIM_CONVENTION})")
+    return {**summary, "table": table, "history": history}
+
+
+def _fit_and_save(gan, train_ds, opt, *, work, val_lr, val_hr, scale, val_side, src, train_src, val_src, extractor,
+                  content, discriminator, distribution, policy, t0):
+    """Trains both phases with the run's callbacks, writing into ``work``; returns (summary, final scores)."""
+    import time
+
+    import keras
+
+    from msrgan.training.callbacks import TensorBoardLogs, ValidationMonitor
+    from msrgan.training.config import write_config
+    from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION
+    from msrgan.training.trainer import train_gan
+
+    # Callbacks: validation first (it adds val_* to the epoch logs), then the loggers.
+    logs_dir = work / "logs"
+    tensorboard = TensorBoardLogs(logs_dir, every=int(opt["log_every"])) if opt["tensorboard"] else None
+    monitor = ValidationMonitor(val_lr, val_hr, scale=scale, grid_dir=work / "grids",
+                                grid_images=int(opt["grid_images"]), tensorboard=tensorboard)
+    callbacks = [monitor] + ([tensorboard] if tensorboard is not None and tensorboard.available else [])
+    config_to_save = {k: v for k, v in opt.items() if k not in ("overwrite", "resume", "config")}
+    write_config(work / "train_config.json", config_to_save)
+
+    history = train_gan(gan, train_ds, pretrain_steps=int(opt["pretrain_steps"]), gan_steps=int(opt["gan_steps"]),
+                        steps_per_epoch=int(opt["steps_per_epoch"]), callbacks=callbacks,
+                        checkpoint_dir=work / "checkpoints", checkpoint_every=opt["checkpoint_every"],
+                        resume=bool(opt["resume"]), log_dir=logs_dir, log_every=int(opt["log_every"]),
+                        verbose=int(opt["verbose"]),
+                        checkpoint_extra={"train_config": config_to_save})
+
+    # Final validation of the saved generator (the EMA one when kept).
+    from msrgan.training.evaluation import evaluate_generator
+
+    keras.config.set_dtype_policy("float32")
+    final = gan.ema_generator()
+    scores = evaluate_generator(final, val_lr, val_hr, scale=scale)
+    seconds = time.time() - t0
+    last = history[-1] if history else {}
+    summary = {
+        "backend": keras.backend.backend(), "dtype_policy": policy, "seconds": round(seconds, 1), "steps": gan.step,
+        "pretrain_steps": int(opt["pretrain_steps"]), "gan_steps": int(opt["gan_steps"]),
+        "final_epoch": {k: v for k, v in last.items() if isinstance(v, (int, float, str))},
+        "validation": {"msrgan": scores["msrgan"], "bicubic": scores["bicubic"], "images": scores["images"],
+                       "crop": val_side, "convention": f"{PSNR_CONVENTION}; {SSIM_CONVENTION}"},
+        "losses": {"alpha": gan.alpha, "beta": gan.beta, "gamma": gan.gamma, "adversarial": gan.adversarial,
+                   "criterion": gan.criterion, "layer_weights": gan.layer_weights,
+                   "content": content, "content_layers": list(extractor.layer_names) if extractor else []},
+        "data": {"spec": opt["data"], "kind": src.kind, "train_images": len(train_src), "val_images": len(val_src),
+                 "patches": train_ds.get_config()},
+        "ema": opt["ema"], "seed": int(opt["seed"]),
+        "distribute": {"mode": str(opt["distribute"] or "none"),
+                       "devices": int(distribution.device_mesh.devices.size) if distribution is not None else 1},
+    }
+    # _check_out has already refused to touch an existing run without --overwrite or --resume.
+    card_metrics = {"psnr": scores["msrgan"]["psnr"], "ssim": scores["msrgan"]["ssim"],
+                    "bicubic_psnr": scores["bicubic"]["psnr"], "bicubic_ssim": scores["bicubic"]["ssim"]}
+    evaluation = {"data": str(opt["data"]), "split": "validation (held out by image)", "images": scores["images"],
+                  "crop": val_side}
+    final.save_pretrained(work, metadata={"training": summary, "metrics": card_metrics, "evaluation": evaluation},
+                          overwrite=True)
+    if discriminator is not None:
+        discriminator.save_pretrained(work / "discriminator", overwrite=True,
+                                      metadata={"training": {"backend": summary["backend"], "steps": gan.step}})
+    write_config(work / "training.json", {**summary, "history": history})
+    return {**summary, "history": history}, scores
