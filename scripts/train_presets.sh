@@ -30,16 +30,17 @@ bundle() {  # bundle NAME KIND LAYOUT DESCRIPTION
 
 train msrgan-x4-gray-blind   # stage 1: blind (PSF blur in 60% of the LR images), from scratch
 train msrgan-x4-gray-sharp   # stage 2: from stage 1, without extra blur, so smooth fields stay smooth
-train msrgan-x4-gray         # stage 3: from stage 2, lower learning rate, half the fields oversampled
+train msrgan-x4-gray         # stage 3: from stage 2, new fields, a lower learning rate
 bundle msrgan-x4-gray psnr "one fluorescence channel (gray); applied channel by channel to any other image" \
   "x4 PSNR-oriented single-channel fluorescence model (the default, channel by channel for any channel count)"
-train msrgan-x4-rgb          # 3-channel, from scratch, without extra blur
+train msrgan-x4-rgb-base     # 3-channel, from scratch, without extra blur
+train msrgan-x4-rgb          # stage 2: from the base, new fields, a lower learning rate
 bundle msrgan-x4-rgb psnr "RGB merge: R microtubules, G protein of interest, B nucleus (the seed's layout)" \
   "x4 PSNR-oriented RGB-merge model (the seed's 3-channel layout)"
 if [ ! -f "$RUNS/minivgg19-rgb/config.json" ]; then
   echo "==> minivgg19-rgb: msrgan train-classifier --config scripts/presets/minivgg19-rgb.json"
   msrgan train-classifier --config scripts/presets/minivgg19-rgb.json --out "$RUNS/minivgg19-rgb" --overwrite
 fi
-train msrgan-x4-gan          # from msrgan-x4-rgb, with the miniVGG19 content loss
+train msrgan-x4-gan          # from msrgan-x4-rgb-base, with the miniVGG19 content loss
 bundle msrgan-x4-gan gan "RGB merge: R microtubules, G protein of interest, B nucleus (the seed's layout)" \
-  "x4 mSRGAN: GAN training with the miniVGG19 content loss, from msrgan-x4-rgb (sharper, lower PSNR/SSIM)"
+  "x4 mSRGAN: GAN training with the miniVGG19 content loss, from the first stage of msrgan-x4-rgb (sharper, lower PSNR/SSIM)"
