@@ -42,6 +42,9 @@ from msrgan.errors import EXIT_INPUT, EXIT_RUNTIME, EXIT_USAGE
 from tests.helpers import ROOT
 from tests.hubserver import free_port
 
+# The promises are about the command line and the Hub client, the same whatever the Keras backend.
+pytestmark = pytest.mark.one_backend
+
 TOKEN = "hf_" + secrets.token_hex(12)  # looks like a real token: "hf_" and letters/digits
 MANIFEST = ".msrgan-synth.json"
 

@@ -27,8 +27,10 @@
 
 Other super-resolution networks of the zoo (any ``msrgan.models.base.SRModel``: SRCNN, EDSR,
 PAN, ...) take the documented fallback: the model's own ``stateless_call`` with its current
-weights, compiled the same way (eager with ``jit=False``), without the SRResNet-specific
-rewrites above; ``FastGenerator.generic`` says which path a copy took.
+weights, compiled the same way on JAX and TensorFlow (eager with ``jit=False``, and always eager
+under ``inference_mode`` on PyTorch, where ``torch.compile`` does not trace a Keras
+``stateless_call`` reliably), without the SRResNet-specific rewrites above;
+``FastGenerator.generic`` says which path a copy took.
 
 The network itself is written with ``keras.ops`` only (:func:`generator_forward`). The compile
 wrappers in :func:`_compile` (and torch's ``inference_mode`` in :func:`_eager`) are the only
@@ -357,6 +359,8 @@ class FastGenerator:
         def forward(params, x):
             return model.stateless_call(params[0], params[1], x, training=False)[0]
 
+        if keras.backend.backend() == "torch":  # torch.compile's guards fail on a Keras stateless_call
+            self.jit = False
         self._fn = _compile(forward) if self.jit else _eager(forward)
 
     def __call__(self, lr):
