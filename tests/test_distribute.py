@@ -119,7 +119,7 @@ print(json.dumps({{"bad": bad, "rc": rc, "distribute": meta["distribute"], "step
 def test_train_command_distribute_refused_off_jax(backend, tmp_path, capsys):
     from msrgan.cli import main
 
-    if backend == "jax":
+    if backend == "jax":  # deliberate: JAX trains data-parallel (tested above); only the others refuse
         pytest.skip("JAX supports keras.distribution")
     rc = main(["train", "--count", "4", "--size", "32", "--distribute", "data-parallel", "--out", str(tmp_path / "o")])
     assert rc == EXIT_USAGE
