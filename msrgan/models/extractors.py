@@ -12,9 +12,10 @@ Both extractors implement one small interface, so the content loss takes either:
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import keras
 from keras import ops
@@ -165,15 +166,24 @@ VGG19_NOTOP_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 VGG19_NOTOP_URL = f"https://storage.googleapis.com/tensorflow/keras-applications/vgg19/{VGG19_NOTOP_FILE}"
 
 
+@dataclasses.dataclass(frozen=True)
+class ExtractorEntry:
+    """A registered content extractor: ``build(arg, channels=, layers=) -> FeatureExtractor``, and
+    whether ``--content NAME=ARG`` must give ``ARG`` (checked before any data is read)."""
+
+    build: Callable
+    needs_arg: bool = False
+
+
 EXTRACTORS = Registry("content extractor")
-"""Content-loss extractors, name -> ``build(arg, channels=, layers=) -> FeatureExtractor``; ``--content
-NAME[=ARG]`` picks one (``arg`` is what follows ``=``, or ``""``)."""
+"""Content-loss extractors, name -> ``ExtractorEntry``; ``--content NAME[=ARG]`` picks one (``arg`` is
+what follows ``=``, or ``""``)."""
 
 
-def register_extractor(name: str, build, *, description: str = ""):
+def register_extractor(name: str, build, *, description: str = "", needs_arg: bool = False) -> ExtractorEntry:
     """Adds a content extractor: ``msrgan train --content NAME[=ARG]`` then builds it with
-    ``build(arg, channels=..., layers=...)``."""
-    return EXTRACTORS.register(name, build, description=description)
+    ``build(arg, channels=..., layers=...)``; ``needs_arg``: ``NAME`` alone is a usage error."""
+    return EXTRACTORS.register(name, ExtractorEntry(build, needs_arg), description=description)
 
 
 def load_extractor(spec: str, *, channels: int, layers: Sequence[str] | None = None) -> FeatureExtractor:
@@ -188,7 +198,7 @@ def load_extractor(spec: str, *, channels: int, layers: Sequence[str] | None = N
     if kind not in EXTRACTORS:
         raise ValueError(f"Unknown content extractor {spec!r}; use one of: "
                          + ", ".join(f"{n} ({EXTRACTORS.describe(n)})" for n in EXTRACTORS))
-    return EXTRACTORS[kind](arg, channels=channels, layers=layers)
+    return EXTRACTORS[kind].build(arg, channels=channels, layers=layers)
 
 
 def _minivgg19(arg: str, *, channels: int, layers) -> FeatureExtractor:
@@ -224,6 +234,7 @@ def _vgg19_imagenet(arg: str, *, channels: int, layers) -> FeatureExtractor:
         ) from None
 
 
-register_extractor("minivgg19", _minivgg19, description="minivgg19=PATH_OR_REPO, a trained miniVGG19 (block5 by default)")
+register_extractor("minivgg19", _minivgg19, needs_arg=True,
+                   description="minivgg19=PATH_OR_REPO, a trained miniVGG19 (block5 by default)")
 register_extractor("vgg19-imagenet", _vgg19_imagenet,
                    description="vgg19-imagenet[=WEIGHTS|none], keras.applications VGG19 (VGG54 by default)")

@@ -95,7 +95,7 @@ def check_options(opt: dict, origin) -> None:
     except ValueError as exc:
         refuse("degradation_params", f"degradation {opt['degradation']!r}: {exc}")
     kind, _, arg = str(opt["content"] or "none").partition("=")
-    if kind.lower() != "none" and (kind not in EXTRACTORS or (kind == "minivgg19" and not arg)):
+    if kind.lower() != "none" and (kind not in EXTRACTORS or (EXTRACTORS[kind].needs_arg and not arg)):
         refuse("content", f"content extractor {opt['content']!r}: use "
                           + ", ".join(EXTRACTORS.describe(n) for n in EXTRACTORS) + " or none")
 
