@@ -311,6 +311,9 @@ def test_train_command_config_file_and_errors(tmp_path, capsys):
     assert "missing.json" in capsys.readouterr().err
     assert main(["train", "--count", "4", "--size", "64"]) == EXIT_USAGE
     assert "--out" in capsys.readouterr().err
+    # an extractor that needs its argument (minivgg19=PATH) is refused before any data is read
+    assert main(["train", "--content", "minivgg19", "--out", str(tmp_path / "c")]) == EXIT_USAGE
+    assert "minivgg19=PATH_OR_REPO" in capsys.readouterr().err and not (tmp_path / "c").exists()
     # --resume needs a checkpoint to continue from; a folder without one is not trained from scratch
     assert main(["train", "--count", "4", "--size", "64", "--resume", "--out", str(tmp_path / "none")]) == EXIT_INPUT
     assert "no checkpoint" in capsys.readouterr().err
