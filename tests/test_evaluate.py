@@ -269,3 +269,115 @@ def test_cli_evaluate_real_pairs(folder, tmp_path, capsys):
                  str(folder / "fields"), "-o", str(tmp_path / "x")]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert "paired by name" in err and "other" in err and "field_2" in err
+
+
+# ------------------------------------------------------------------------------------------------
+# Pairwise tests: every method against every other one, Holm's correction
+# ------------------------------------------------------------------------------------------------
+
+def test_pairwise_wilcoxon_is_scipy_on_every_pair_with_holm():
+    from msrgan.evaluate import pairwise_wilcoxon
+
+    rng = np.random.default_rng(3)
+    base = rng.normal(25, 1, 12)
+    values = {"bicubic": base, "a": base + rng.normal(0.5, 0.3, 12), "b": base + rng.normal(0.0, 0.3, 12)}
+    values["b"][4] = np.nan  # left out of b's pairs only
+    rows = pairwise_wilcoxon(values)
+    assert [(r["method"], r["baseline"]) for r in rows] == [("a", "bicubic"), ("b", "bicubic"), ("b", "a")]
+    for r in rows:
+        x, y = values[r["method"]], values[r["baseline"]]
+        ok = np.isfinite(x) & np.isfinite(y)
+        ref = wilcoxon(x[ok], y[ok])
+        assert r["n"] == ok.sum() and r["statistic"] == pytest.approx(ref.statistic)
+        assert r["pvalue"] == pytest.approx(ref.pvalue)
+        assert r["median_difference"] == pytest.approx(np.median(x[ok] - y[ok]))
+        assert r["better"] == int(np.sum(x[ok] > y[ok])) and r["correction"] == "holm"
+    # Holm by hand: sort the three p-values, multiply by 3, 2, 1, keep the running maximum, cap at 1.
+    p = np.array([r["pvalue"] for r in rows])
+    order = np.argsort(p)
+    expected = np.empty(3)
+    running = 0.0
+    for k, i in enumerate(order):
+        running = max(running, min(1.0, (3 - k) * p[i]))
+        expected[i] = running
+    np.testing.assert_allclose([r["pvalue_adjusted"] for r in rows], expected)
+    none = pairwise_wilcoxon(values, correction="none")
+    assert [r["pvalue_adjusted"] for r in none] == [r["pvalue"] for r in rows]
+
+
+def test_holm_known_values_and_edge_cases():
+    from msrgan.evaluate import holm, pairwise_wilcoxon
+
+    # Holm (1979) on four p-values: 0.01*4, max(0.04, 0.02*3), max(0.06, 0.03*2), max(0.06, 0.04*1)
+    np.testing.assert_allclose(holm([0.03, 0.01, 0.04, 0.02]), [0.06, 0.04, 0.06, 0.06])
+    np.testing.assert_allclose(holm([0.5, 0.9]), [1.0, 1.0])  # capped at 1
+    out = holm([0.2, np.nan])
+    assert out[0] == pytest.approx(0.2) and np.isnan(out[1])  # NaN does not count in m
+    assert np.isnan(holm([np.nan])).all() and holm([]).shape == (0,)
+    same = pairwise_wilcoxon({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0]})[0]
+    assert np.isnan(same["pvalue"]) and np.isnan(same["pvalue_adjusted"]) and same["note"] == "all differences are zero"
+    lower = pairwise_wilcoxon({"x": [3.0, 2.0, 5.0], "y": [1.0, 4.0, 4.0]}, higher_is_better=False)[0]
+    assert lower["better"] == 2  # y minus x: two of three images lower
+    with pytest.raises(ValueError, match="same images"):
+        pairwise_wilcoxon({"x": [1.0, 2.0], "y": [1.0]})
+    with pytest.raises(ValueError, match="correction"):
+        pairwise_wilcoxon({"x": [1.0, 2.0], "y": [2.0, 1.0]}, correction="bonferroni")
+
+
+def _result(names, bicubic, sr, model="m"):
+    from msrgan.evaluate import EvaluationResult
+
+    rows = []
+    for name, b, s in zip(names, bicubic, sr):
+        for method, v in (("nearest", b - 1.0), ("bicubic", b), ("sr", s)):
+            rows.append({"image": name, "method": method, "psnr": v, "ssim": v / 40, "dice": 0.9, "iou": 0.8,
+                         "nuclei": 3, "hr_nuclei": 3, "count_error": 0})
+    settings = {"crop_border": 4, "images": len(names), "model": model}
+    result = EvaluationResult(rows=rows, tests=[], settings=settings)
+    from msrgan.evaluate import wilcoxon_tests
+
+    result.tests = wilcoxon_tests(result)
+    return result
+
+
+def test_models_table_keeps_the_bicubic_column_and_adds_every_pair():
+    from msrgan.evaluate import models_table
+
+    names = [f"f{i}" for i in range(8)]
+    bic = np.linspace(24.0, 28.0, 8)
+    a = _result(names, bic, bic + np.linspace(0.2, 1.0, 8))
+    b = _result(names, bic, bic - np.linspace(0.1, 0.8, 8))
+    text = models_table([a, None, b], ["A", "VGG", "B"], not_run={"VGG": "no weights"})
+    lines = text.splitlines()
+    assert lines[0] == "| method | PSNR (dB) | SSIM | Dice | Wilcoxon p vs bicubic (PSNR / SSIM) |"
+    assert "| VGG | not run: no weights | | | |" in lines
+    assert [ln.split("|")[1].strip() for ln in lines[2:7]] == ["nearest", "bicubic", "A", "VGG", "B"]
+    assert "Holm" in text and text.count("| bicubic |") == 1
+    pairs = [ln for ln in lines if ln.startswith("| ") and " vs " in ln.split("|")[1] and not ln.startswith("| pair")]
+    assert [p.split("|")[1].strip() for p in pairs] == [
+        "bicubic vs nearest", "A vs nearest", "A vs bicubic", "B vs nearest", "B vs bicubic", "B vs A"]
+    b_vs_a = pairs[-1].split("|")
+    ref = wilcoxon(b.values("sr", "psnr"), a.values("sr", "psnr"))
+    assert b_vs_a[2].strip() == "8" and b_vs_a[4].strip() == "0/8" and b_vs_a[5].strip() == f"{ref.pvalue:.3g}"
+    assert float(b_vs_a[3]) == pytest.approx(np.median(b.values("sr", "psnr") - a.values("sr", "psnr")), abs=0.005)
+    with pytest.raises(ValueError, match="not_run"):
+        models_table([a, None], ["A", "VGG"])
+    other = _result([f"g{i}" for i in range(8)], bic, bic)
+    with pytest.raises(ValueError, match="same images"):
+        models_table([a, other], ["A", "O"])
+
+
+def test_cli_evaluate_writes_the_pairwise_table(folder, tmp_path):
+    from msrgan.evaluate import read_report
+
+    out = tmp_path / "two"
+    assert main(["evaluate", "--model", str(folder / "model"), "--model", str(folder / "model"), "--data",
+                 str(folder / "fields"), "--no-figures", "-o", str(out)]) == 0
+    table = (out / "models.md").read_text()
+    assert "Pairwise Wilcoxon signed-rank tests" in table
+    first, second = read_report(out / "1_model"), read_report(out / "2_model")
+    np.testing.assert_array_equal(first.values("sr", "psnr"), second.values("sr", "psnr"))
+    same = f"| {folder / 'model'} (2) vs {folder / 'model'} |"
+    assert same in table and "all differences are zero" in table
+    with pytest.raises(FileNotFoundError, match="evaluation.json"):
+        read_report(tmp_path)

@@ -21,8 +21,10 @@ convention), one comparison figure per image (LR | bicubic | SR | HR, zoomed ins
 outlines) and a box plot of the metrics.
 
 Modules: ``run`` (``evaluate``, ``load_pairs``, ``upsample``), ``result`` (``EvaluationResult``, the
-Wilcoxon tests), ``report`` (the tables), ``figures`` and ``files`` (the report's file names and
-writes); every public name is importable from ``msrgan.evaluate``.
+Wilcoxon tests against bicubic), ``stats`` (the paired Wilcoxon test, all pairs of methods, Holm's
+correction), ``report`` (the tables, including every model against every other in ``models_table``),
+``figures`` and ``files`` (the report's file names and writes); every public name is importable
+from ``msrgan.evaluate``.
 
 Example:
     >>> import numpy as np, tempfile
@@ -37,7 +39,14 @@ Example:
 from __future__ import annotations
 
 from msrgan.evaluate.files import REPORT_FILES, _atomic_write  # noqa: F401  (re-exported)
-from msrgan.evaluate.report import markdown_report, models_table, write_report  # noqa: F401  (re-exported)
+from msrgan.evaluate.report import (  # noqa: F401  (re-exported)
+    markdown_report,
+    method_values,
+    models_table,
+    pairwise_table,
+    read_report,
+    write_report,
+)
 from msrgan.evaluate.result import (  # noqa: F401  (re-exported)
     HIGHER_IS_BETTER,
     LABELS,
@@ -49,5 +58,6 @@ from msrgan.evaluate.result import (  # noqa: F401  (re-exported)
     wilcoxon_tests,
 )
 from msrgan.evaluate.run import evaluate, load_pairs, nucleus_channel_index, upsample  # noqa: F401  (re-exported)
+from msrgan.evaluate.stats import holm, paired_wilcoxon, pairwise_wilcoxon  # noqa: F401  (re-exported)
 
 __all__ = ["METHODS", "EvaluationResult", "evaluate", "load_pairs", "nucleus_channel_index", "upsample", "write_report"]

@@ -7,13 +7,14 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from msrgan.evaluate.figures import _boxplot
 from msrgan.evaluate.files import _atomic_write
-from msrgan.evaluate.result import LABELS, METHODS, QUALITY, SEGMENTATION, EvaluationResult, _fmt, _mean_std, _p, _pm
+from msrgan.evaluate.result import (HIGHER_IS_BETTER, LABELS, METHODS, QUALITY, SEGMENTATION, EvaluationResult,
+                                   _fmt, _mean_std, _p, _pm)
 
 
 def _csv_bytes(rows: list[dict], columns: Sequence[str]) -> bytes:
@@ -25,23 +26,108 @@ def _csv_bytes(rows: list[dict], columns: Sequence[str]) -> bytes:
     return buf.getvalue().encode()
 
 
-def models_table(results: Sequence[EvaluationResult], names: Sequence[str]) -> str:
+def models_table(results: Sequence[EvaluationResult | None], names: Sequence[str], *,
+                 not_run: Mapping[str, str] | None = None, pairwise: bool = True) -> str:
     """One Markdown table for several models evaluated on the same images: nearest, bicubic, then each model.
 
-    Each model row has its Wilcoxon p-values against bicubic (PSNR, SSIM); the conventions follow it.
+    Each model row has its Wilcoxon p-values against bicubic (PSNR, SSIM); the conventions follow it,
+    then (``pairwise``) the table of ``pairwise_table``: every method against every other one.
+
+    Args:
+        results: One ``EvaluationResult`` per name, or None for a model that was not evaluated.
+        names: The row names, in table order.
+        not_run: ``{name: reason}`` for each None in ``results``; its row says "not run: reason".
+        pairwise: Append the pairwise Wilcoxon tests.
     """
+    not_run = dict(not_run or {})
     if not results or len(results) != len(names):
         raise ValueError(f"models_table needs one name per result, got {len(results)} result(s), {len(names)} name(s)")
-    base = results[0].summary_by_method()
+    missing = [n for r, n in zip(results, names) if r is None and n not in not_run]
+    if missing:
+        raise ValueError(f"models_table: no result and no not_run reason for {', '.join(missing)}")
+    done = [(n, r) for n, r in zip(names, results) if r is not None]
+    if not done:
+        raise ValueError("models_table needs at least one evaluated model")
+    first = done[0][1]
+    base = first.summary_by_method()
     lines = ["| method | PSNR (dB) | SSIM | Dice | Wilcoxon p vs bicubic (PSNR / SSIM) |", "|---|---:|---:|---:|---|"]
     for m in ("nearest", "bicubic"):
         lines.append(f"| {m} | {_pm(base[m]['psnr'], 2)} | {_pm(base[m]['ssim'], 4)} | {_pm(base[m]['dice'], 3)} | |")
     for name, result in zip(names, results):
+        if result is None:
+            lines.append(f"| {name} | not run: {not_run[name]} | | | |")
+            continue
         sr = result.summary_by_method()["sr"]
         tests = {t["metric"]: t for t in result.tests}
         lines.append(f"| {name} | {_pm(sr['psnr'], 2)} | {_pm(sr['ssim'], 4)} | {_pm(sr['dice'], 3)} | "
                      f"{_p(tests['psnr']['pvalue'])} / {_p(tests['ssim']['pvalue'])} |")
-    return "\n".join(lines) + "\n\n" + results[0].convention()
+    text = "\n".join(lines) + "\n\n" + first.convention()
+    if pairwise:
+        text += "\n\n" + pairwise_table([r for _, r in done], [n for n, _ in done])
+    return text
+
+
+def method_values(results: Sequence[EvaluationResult], names: Sequence[str], metric: str) -> dict:
+    """``{method: per-image values of metric}``: nearest and bicubic (from the first result), then each model's SR.
+
+    Raises:
+        ValueError: the results were not scored on the same images (names, or bicubic scores, differ).
+    """
+    if len(results) != len(names) or not results:
+        raise ValueError(f"method_values needs one name per result, got {len(results)} result(s), {len(names)} name(s)")
+    images = [[r["image"] for r in res.rows if r["method"] == "sr"] for res in results]
+    bicubic = [res.values("bicubic", metric) for res in results]
+    for name, im, bic in zip(names[1:], images[1:], bicubic[1:]):
+        if im != images[0] or not np.array_equal(bic, bicubic[0], equal_nan=True):
+            raise ValueError(f"{name} was not scored on the same images as {names[0]}; pairwise tests pair by image")
+    out = {m: results[0].values(m, metric) for m in ("nearest", "bicubic")}
+    for name, res in zip(names, results):
+        key, k = str(name), 1
+        while key in out:  # the same model given twice stays two rows
+            k += 1
+            key = f"{name} ({k})"
+        out[key] = res.values("sr", metric)
+    return out
+
+
+def pairwise_table(results: Sequence[EvaluationResult], names: Sequence[str], *, metrics: Sequence[str] = QUALITY,
+                   correction: str = "holm") -> str:
+    """Markdown: a Wilcoxon signed-rank test (``msrgan.evaluate.stats.pairwise_wilcoxon``) for every pair of
+    nearest, bicubic and the models, per metric, with Holm's correction over the pairs of each metric."""
+    from msrgan.evaluate.stats import pairwise_wilcoxon
+
+    tests = {k: pairwise_wilcoxon(method_values(results, names, k), higher_is_better=HIGHER_IS_BETTER[k],
+                                  correction=correction) for k in metrics}
+    pairs = len(tests[metrics[0]])
+    adj = "p (Holm)" if correction == "holm" else "p (uncorrected)"
+    head = "| pair (A vs B) | n |" + "".join(f" {LABELS[k]}: median A - B | A better | p | {adj} |" for k in metrics)
+    lines = [
+        "Pairwise Wilcoxon signed-rank tests (scipy.stats.wilcoxon, two-sided, zero differences dropped), "
+        "paired by image: every method against each one above it in the table. 'A better' counts the images "
+        "where A scores better. "
+        + (f"{adj}: Holm's step-down correction over the {pairs} pairs of each metric (family-wise error rate)."
+           if correction == "holm" else "No correction for multiple comparisons."),
+        "",
+        head,
+        "|---|---:|" + "---:|---:|---:|---:|" * len(metrics),
+    ]
+    digits = {"psnr": 2, "ssim": 4}
+    for i in range(pairs):
+        t0 = tests[metrics[0]][i]
+        cells = [f"{t0['method']} vs {t0['baseline']}", str(t0["n"])]
+        for k in metrics:
+            t = tests[k][i]
+            cells += [_signed(t["median_difference"], digits.get(k, 3)), f"{t['better']}/{t['n']}",
+                      _p(t["pvalue"]), _p(t["pvalue_adjusted"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = sorted({t["note"] for k in metrics for t in tests[k] if t["note"]})
+    if notes:
+        lines += ["", "Notes: " + "; ".join(notes) + "."]
+    return "\n".join(lines)
+
+
+def _signed(x: float, digits: int) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:+.{digits}f}"
 
 
 def markdown_report(result: EvaluationResult) -> str:
@@ -51,8 +137,9 @@ def markdown_report(result: EvaluationResult) -> str:
     deg = s["degradation"]
     params = "".join(f", {k}={v}" for k, v in deg.items() if k not in ("method", "scale", "implementation"))
     deg_text = f'"{deg["method"]}"{params}'
-    norm_text = ("per image and channel, 2 / 99.8 percentiles to 0 / 1, clipped" if s["normalization"] == "percentile"
-                 else "divided by the dtype maximum (255 / 65535), clipped")
+    from msrgan.data.normalize import get_normalizer
+
+    norm_text = get_normalizer(s["normalization"], clip=True).describe()  # evaluate fits each image, clipped
     lines = [
         "# msrgan evaluation",
         "",
@@ -163,6 +250,24 @@ def write_report(result: EvaluationResult, out_dir: str | os.PathLike, *, overwr
         out / "evaluation.json", (json.dumps(payload, indent=2, default=_json_default) + "\n").encode(), overwrite))
     result.files = files
     return files
+
+
+def read_report(folder: str | os.PathLike) -> EvaluationResult:
+    """The ``EvaluationResult`` that ``write_report`` saved in ``folder`` (its ``evaluation.json``).
+
+    Raises:
+        FileNotFoundError: ``folder`` holds no ``evaluation.json``.
+        ValueError: the file is not an evaluation report.
+    """
+    path = Path(folder) / "evaluation.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no evaluation report (msrgan evaluate -o {folder} writes one)")
+    try:
+        payload = json.loads(path.read_text())
+        return EvaluationResult(rows=payload["rows"], tests=payload["tests"], settings=payload["settings"],
+                                files={"evaluation.json": str(path)})
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not an msrgan evaluation report ({type(exc).__name__}: {exc})") from None
 
 
 def _json_default(v):

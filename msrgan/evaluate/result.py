@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import warnings
 
 import numpy as np
 
@@ -73,29 +72,14 @@ def wilcoxon_tests(result: EvaluationResult) -> list[dict]:
     fewer than two usable pairs, or when every difference is zero, the statistic and p-value
     are NaN and ``note`` says why.
     """
-    from scipy.stats import wilcoxon
+    from msrgan.evaluate.stats import paired_wilcoxon
 
     tests = []
     for metric in TESTED:
-        a, b = result.values("sr", metric), result.values("bicubic", metric)
-        ok = np.isfinite(a) & np.isfinite(b)
-        a, b = a[ok], b[ok]
-        d = a - b
-        better = int(np.sum(d > 0) if HIGHER_IS_BETTER[metric] else np.sum(d < 0))
-        row = {"metric": metric, "n": int(d.size), "median_difference": float(np.median(d)) if d.size else float("nan"),
-               "sr_better": better, "statistic": float("nan"), "pvalue": float("nan"), "note": ""}
-        if d.size < 2:
-            row["note"] = "fewer than 2 paired images"
-        elif np.all(d == 0):
-            row["note"] = "all differences are zero"
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = wilcoxon(a, b, zero_method="wilcox", alternative="two-sided")
-            row["statistic"], row["pvalue"] = float(res.statistic), float(res.pvalue)
-            if d.size < 6:
-                row["note"] = f"n={d.size}: the smallest attainable two-sided p-value is {2 / 2 ** d.size:.3g}"
-        tests.append(row)
+        t = paired_wilcoxon(result.values("sr", metric), result.values("bicubic", metric),
+                            higher_is_better=HIGHER_IS_BETTER[metric])
+        tests.append({"metric": metric, "n": t["n"], "median_difference": t["median_difference"],
+                      "sr_better": t["better"], "statistic": t["statistic"], "pvalue": t["pvalue"], "note": t["note"]})
     return tests
 
 
