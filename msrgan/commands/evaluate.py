@@ -62,7 +62,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from msrgan.commands.train import _key_values
+    from msrgan.commands._args import key_values
     from msrgan.data import load_source
     from msrgan.evaluate import _atomic_write, evaluate, models_table
     from msrgan.inference import load_generator
@@ -98,7 +98,7 @@ def run(args) -> int:
                              else None, count=count, size=args.size, seed=args.seed, bit_depth=args.bit_depth,
                              split=args.split)
         images, names, data_name = source.images, source.names, str(args.data)
-    params = _key_values(args.degradation_param, "--degradation-param")
+    params = key_values(args.degradation_param, "--degradation-param")
     out = Path(args.output)
     results = []
     for i, (spec, model) in enumerate(zip(specs, models)):
