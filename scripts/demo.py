@@ -3,7 +3,8 @@
 
 1. synthesize data: labelled 64x64 fields for the classifier, 128x128 fields for the GAN and
    held-out 128x128 fields (other seeds) for the final evaluation;
-2. train the small miniVGG19 (``msrgan train-classifier``'s code); target >= 90% validation top-1;
+2. train the small miniVGG19 (``msrgan.training.classifier.train_and_save``, what ``msrgan
+   train-classifier`` calls); target >= 90% validation top-1;
 3. train ``msrgan-x4-small`` (no BatchNorm, a residual over bicubic) with the miniVGG19 content loss
    (``msrgan train``'s code): phase 1 MSE pre-training, phase 2 adversarial with
    ``alpha * MSE + beta * content + gamma * adversarial``;
@@ -96,10 +97,10 @@ def main(argv=None) -> int:
     import keras
 
     from msrgan.training.pipeline import train_msrgan
-    from msrgan.commands.train_classifier import train_and_save
     from msrgan.data import load_source
     from msrgan.data.patches import validation_pairs
     from msrgan.models import Generator
+    from msrgan.training.classifier import train_and_save
     from msrgan.training.config import write_config
     from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION, evaluate_generator, super_resolve
 

@@ -11,6 +11,8 @@ The classifier sees images normalized exactly as the GAN's training patches are
   validates each epoch, and returns the model and a report with the validation top-1 accuracy
   and the confusion matrix.
 - ``confusion_matrix`` / ``classification_report`` / ``format_confusion``.
+- ``train_and_save``: ``msrgan train-classifier`` as a library call: loads the labelled data,
+  trains, and saves the model (the zoo's pretrained format), ``train_config.json`` and ``report.json``.
 
 Example:
     >>> import numpy as np
@@ -24,6 +26,15 @@ from typing import Sequence
 
 import keras
 import numpy as np
+
+SYNTHETIC_COUNT = 520  # synthetic fields drawn when count is not given
+# The settings of ``train_and_save`` (``msrgan train-classifier``'s long flag names, ``_`` for ``-``).
+DEFAULTS = {
+    "data": "synthetic", "count": None, "size": 64, "channels": 3, "seed": 0, "val_fraction": 0.2,
+    "normalization": "percentile", "crop": 64, "width": 0.25, "dropout": 0.3, "steps": 600,
+    "steps_per_epoch": 100, "batch_size": 32, "lr": 2e-3, "augment": True, "jit_compile": "auto",
+    "mixed_precision": None, "out": None, "overwrite": False, "verbose": 1,
+}
 
 
 def prepare_images(images: Sequence[np.ndarray], normalization: str = "percentile") -> list[np.ndarray]:
@@ -199,3 +210,64 @@ def train_classifier(train_images, train_labels, val_images, val_labels, *, clas
     report["steps"] = epochs * spe
     report["history"] = [{k: float(v[i]) for k, v in hist.history.items()} for i in range(len(hist.epoch))]
     return model, report
+
+
+def train_and_save(options: dict, out) -> dict:
+    """Trains the classifier on the labelled images of ``options["data"]`` and saves it into ``out``.
+
+    Args:
+        options: Settings by name (``DEFAULTS`` fills in those not given; an unknown one is refused).
+        out: The folder of the trained model (the zoo's pretrained format), ``train_config.json``
+            and ``report.json``; a folder holding a model is replaced only with ``overwrite``.
+
+    Returns:
+        The validation report (``classification_report``) plus ``seconds`` and ``text`` (the
+        confusion matrix, printable).
+
+    Raises:
+        FileExistsError: ``out`` holds a model and ``overwrite`` is not set (before anything is read).
+        ValueError: an unknown setting, or data without class labels.
+    """
+    import time
+    from pathlib import Path
+
+    from msrgan.data import load_source
+    from msrgan.training.config import data_count, parse_jit, resolve_options, set_precision, write_config
+
+    t0 = time.time()
+    out = Path(out)
+    opt = resolve_options(DEFAULTS, options, {}, source="train_and_save options")
+    opt["out"] = str(out)
+    if (out / "config.json").exists() and not opt["overwrite"]:
+        raise FileExistsError(f"{out} already holds a model; pass --overwrite to replace it")
+    policy = set_precision(opt["mixed_precision"])
+    src = load_source(opt["data"], channels=opt["channels"], count=data_count(opt["data"], opt["count"], SYNTHETIC_COUNT),
+                      size=opt["size"], seed=opt["seed"])
+    if src.labels is None:
+        raise ValueError(f"data {opt['data']!r} has no class labels; the classifier needs labelled images "
+                         "(class subfolders, CYTO2017 names or a labelled dataset)")
+    train, val = src.split(opt["val_fraction"], seed=opt["seed"])
+    x_train = prepare_images(train.images, opt["normalization"])
+    x_val = prepare_images(val.images, opt["normalization"])
+    model, report = train_classifier(
+        x_train, train.labels, x_val, val.labels, class_names=src.class_names, crop=opt["crop"], width=opt["width"],
+        dropout=opt["dropout"], steps=opt["steps"], steps_per_epoch=opt["steps_per_epoch"],
+        batch_size=opt["batch_size"], learning_rate=opt["lr"], seed=opt["seed"], augment=opt["augment"],
+        jit_compile=parse_jit(opt["jit_compile"]), verbose=opt["verbose"])
+    seconds = time.time() - t0
+    summary = {"val_accuracy": report["accuracy"], "per_class_accuracy": report["per_class_accuracy"],
+               "confusion_matrix": report["confusion_matrix"], "class_names": report["class_names"],
+               "val_images": report["images"], "train_images": len(train), "seconds": round(seconds, 1),
+               "backend": keras.backend.backend(), "dtype_policy": policy,
+               "data": {"spec": opt["data"], "kind": src.kind, **({"synthetic": src.info} if src.kind == "synthetic"
+                                                                   else {})},
+               "options": {k: v for k, v in opt.items() if k not in ("out", "overwrite", "verbose", "config")}}
+    keras.config.set_dtype_policy("float32")
+    model.save_pretrained(out, metadata={"class_names": list(src.class_names), "training": summary},
+                          overwrite=bool(opt.get("overwrite")))
+    write_config(out / "train_config.json", {k: v for k, v in opt.items() if k not in ("overwrite",)})
+    write_config(out / "report.json", summary)
+    report = dict(report)
+    report["seconds"] = seconds
+    report["text"] = format_confusion(report)
+    return report
