@@ -34,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import warnings
@@ -102,6 +103,72 @@ def load_folder(
         ValueError: an empty folder, mixed naming, a channel-count mismatch, a missing channel file,
             or (with ``strict=True``) an unreadable file; the message names the file.
     """
+    scan = scan_folder(path, channels=channels, strict=strict, pattern=pattern, channel_order=channel_order,
+                       class_names=class_names, count=count, max_per_class=max_per_class)
+    root, channels = scan.root, scan.channels
+    images, kept_labels, kept_names, skipped = [], [], [], list(scan.skipped)
+    first_file = None
+    for i in _bar(range(len(scan.entries)), progress, root):
+        files = scan.entries[i]
+        img = read_entry(files, strict=strict, skipped=skipped, root=root)
+        if img is None:
+            continue
+        first_file = first_file or files[0]
+        channels = check_count(img, channels, files[0], first_file)
+        images.append(img)
+        kept_names.append(scan.names[i])
+        if scan.labels is not None:
+            kept_labels.append(scan.labels[i])
+    src = folder_source(root, images, kept_labels if scan.labels is not None else None, kept_names, channels, skipped,
+                  (scan.layout, scan.class_names))
+    src.info.update(scan.info)
+    return src
+
+
+@dataclasses.dataclass
+class FolderScan:
+    """What ``scan_folder`` finds, before any pixel is read.
+
+    Attributes:
+        root: The folder.
+        entries: One tuple of files per image: one file, or one per channel (per-channel layout, in
+            channel order).
+        names: One name per entry (as ``DataSource.names``).
+        labels: One class id per entry, or ``None`` (unlabelled).
+        class_names: Names of the class ids.
+        layout: ``"cyto2017"``, ``"class_folders"``, ``"flat"`` or ``"per_channel"``.
+        channels: The expected channel count (given, or known from the layout), or ``None``.
+        skipped: ``(name, reason)`` of fields skipped while scanning (incomplete per-channel fields).
+        info: Extra ``DataSource.info`` entries (the pattern and channel order).
+    """
+
+    root: Path
+    entries: list
+    names: list
+    labels: list | None
+    class_names: tuple
+    layout: str
+    channels: int | None = None
+    skipped: list = dataclasses.field(default_factory=list)
+    info: dict = dataclasses.field(default_factory=dict)
+
+
+def scan_folder(
+    path: str | os.PathLike,
+    *,
+    channels: int | None = None,
+    strict: bool = False,
+    pattern: str | None = None,
+    channel_order: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    count: int | None = None,
+    max_per_class: int | None = None,
+) -> FolderScan:
+    """The images of a folder (files, names, labels, layout) as ``load_folder`` finds them, read from
+    the file names alone; ``load_folder`` and the lazy source (``msrgan.data.lazy_source``) read them.
+
+    Takes ``load_folder``'s arguments and raises its errors about the folder and its naming.
+    """
     root = Path(path).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"No such folder: {root}")
@@ -110,9 +177,8 @@ def load_folder(
 
         channels = check_channels(channels)
     if pattern is not None:
-        return _load_per_channel(root, pattern, channel_order, channels=channels, strict=strict,
-                                 class_names=class_names, count=count, max_per_class=max_per_class,
-                                 progress=progress)
+        return _scan_per_channel(root, pattern, channel_order, channels=channels, strict=strict,
+                                 class_names=class_names, count=count, max_per_class=max_per_class)
     if channel_order is not None:
         raise ValueError("channel_order applies to per-channel files only; give pattern= as well")
 
@@ -124,7 +190,7 @@ def load_folder(
         nested = [d.name for d in subdirs if any(is_image_file(f) for f in d.iterdir())]
         if nested:
             warnings.warn(f"{root}: loading the {len(top)} image(s) directly in the folder; the image "
-                          f"subfolder(s) {nested[:5]} are ignored", UserWarning, stacklevel=2)
+                          f"subfolder(s) {nested[:5]} are ignored", UserWarning, stacklevel=3)
     else:
         class_dirs = [(d, sorted((f for f in d.iterdir() if f.is_file() and _visible(f) and is_image_file(f)),
                                  key=lambda p: _natural_key(p.name))) for d in subdirs]
@@ -135,20 +201,34 @@ def load_folder(
         entries, labels, names, layout = _subfolder_layout(root, class_dirs, class_names)
 
     order = _limit(labels if labels is not None else [0] * len(entries), count, max_per_class)
-    images, kept_labels, kept_names, skipped = [], [], [], []
-    first_file = None
-    for i in _bar(order, progress, root):
-        img = _read_or_skip(entries[i], strict, skipped, root)
+    return FolderScan(root=root, entries=[(entries[i],) for i in order], names=[names[i] for i in order],
+                      labels=None if labels is None else [labels[i] for i in order], class_names=layout[1],
+                      layout=layout[0], channels=channels)
+
+
+def read_entry(files: Sequence[Path], *, strict: bool, skipped: list, root: Path):
+    """The image of one ``FolderScan`` entry (one file, or per-channel files stacked), or ``None`` when a
+    file is unreadable (recorded in ``skipped`` with a warning; with ``strict`` a ValueError)."""
+    if len(files) == 1:
+        return read_or_skip(files[0], strict, skipped, root)
+    planes = []
+    for f in files:
+        img = read_or_skip(f, strict, skipped, root)
         if img is None:
-            continue
-        first_file = first_file or entries[i]
-        channels = _check_count(img, channels, entries[i], first_file)
-        images.append(img)
-        kept_names.append(names[i])
-        if labels is not None:
-            kept_labels.append(labels[i])
-    return _finish(root, images, kept_labels if labels is not None else None, kept_names, channels, skipped,
-                   layout)
+            return None
+        check_plane(img.shape, img.dtype, f, planes[0].shape if planes else None,
+                    planes[0].dtype if planes else None, files[0])
+        planes.append(img[..., 0])
+    return np.stack(planes, axis=-1)
+
+
+def check_plane(shape, dtype, path, first_shape, first_dtype, first_path) -> None:
+    """A per-channel file must hold one channel, of the shape and dtype of the field's first channel."""
+    if shape[-1] != 1:
+        raise ValueError(f"{path}: a per-channel file must hold one channel, it has {shape[-1]}")
+    if first_shape is not None and (tuple(shape[:2]) != tuple(first_shape[:2]) or dtype != first_dtype):
+        raise ValueError(f"{path}: shape {tuple(shape[:2])} / dtype {dtype} differs from the field's "
+                         f"first channel {Path(first_path).name} ({tuple(first_shape[:2])}, {first_dtype})")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -228,9 +308,11 @@ def _subfolder_layout(root: Path, class_dirs, class_names):
     return files, labels, names, ("class_folders", names_out)
 
 
-def _read_or_skip(path: Path, strict: bool, skipped: list, root: Path):
+def read_or_skip(path: Path, strict: bool, skipped: list, root: Path, reader=read_image):
+    """``reader(path)``, or ``None`` for an unreadable file (recorded in ``skipped`` with a warning; with
+    ``strict`` a ValueError naming it)."""
     try:
-        return read_image(path)
+        return reader(path)
     except (ValueError, OSError) as exc:
         if strict:
             raise ValueError(f"unreadable image {path}: {exc}") from None
@@ -240,7 +322,8 @@ def _read_or_skip(path: Path, strict: bool, skipped: list, root: Path):
         return None
 
 
-def _check_count(img: np.ndarray, channels: int | None, path, first) -> int:
+def check_count(img: np.ndarray, channels: int | None, path, first) -> int:
+    """The channel count of ``img`` (an array or a lazy image), checked against ``channels`` (None: the first)."""
     c = img.shape[-1]
     if channels is None:
         if c not in (1, 3, 4):
@@ -252,7 +335,8 @@ def _check_count(img: np.ndarray, channels: int | None, path, first) -> int:
     return channels
 
 
-def _finish(root, images, labels, names, channels, skipped, layout):
+def folder_source(root, images, labels, names, channels, skipped, layout):
+    """The ``DataSource`` of a folder's images (in memory or lazy); a ValueError when none could be read."""
     kind, class_names = layout
     if not images:
         raise ValueError(f"{root}: none of the {len(skipped)} image file(s) could be read "
@@ -285,8 +369,8 @@ def _pattern_regex(pattern: str, channel_order) -> re.Pattern:
     return re.compile("^" + "".join(table.get(p, re.escape(p)) for p in parts) + "$")
 
 
-def _load_per_channel(root: Path, pattern: str, channel_order, *, channels, strict, class_names, count,
-                      max_per_class, progress):
+def _scan_per_channel(root: Path, pattern: str, channel_order, *, channels, strict, class_names, count,
+                      max_per_class) -> FolderScan:
     rx = _pattern_regex(pattern, channel_order)
     groups: dict[tuple, dict[str, Path]] = {}
     for f in sorted(root.rglob("*")):
@@ -332,8 +416,8 @@ def _load_per_channel(root: Path, pattern: str, channel_order, *, channels, stri
         label_of = {k: canon[_canon(k[0])] for k in keys}
     keys = [keys[i] for i in _limit([k[0] for k in keys], count, max_per_class)]
 
-    images, labels, names, skipped = [], [], [], []
-    for key in _bar(keys, progress, root):
+    entries, labels, names, skipped = [], [], [], []
+    for key in keys:
         files = groups[key]
         field = f"{key[0]}/{key[1]}" if "{class}" in pattern else f"{key[0]}_{key[1]}" if key[0] else key[1]
         missing = [t for t in order if t not in files]
@@ -342,26 +426,13 @@ def _load_per_channel(root: Path, pattern: str, channel_order, *, channels, stri
             if strict:
                 raise ValueError(msg)
             skipped.append((field, msg))
-            warnings.warn(f"skipping incomplete field: {msg}", UserWarning, stacklevel=3)
+            warnings.warn(f"skipping incomplete field: {msg}", UserWarning, stacklevel=4)
             continue
-        planes = []
-        for tok in order:
-            img = _read_or_skip(files[tok], strict, skipped, root)
-            if img is None:
-                break
-            if img.shape[-1] != 1:
-                raise ValueError(f"{files[tok]}: a per-channel file must hold one channel, it has {img.shape[-1]}")
-            if planes and (img.shape[:2] != planes[0].shape or img.dtype != planes[0].dtype):
-                raise ValueError(f"{files[tok]}: shape {img.shape[:2]} / dtype {img.dtype} differs from the field's "
-                                 f"first channel {files[order[0]].name} ({planes[0].shape[:2]}, {planes[0].dtype})")
-            planes.append(img[..., 0])
-        if len(planes) != len(order):
-            continue
-        images.append(np.stack(planes, axis=-1))
+        entries.append(tuple(files[tok] for tok in order))
         names.append(field)
         if has_label:
             labels.append(label_of[key])
-    src = _finish(root, images, labels if has_label else None, names, len(order), skipped,
-                  ("per_channel", names_out if has_label else tuple(class_names or ())))
-    src.info.update({"pattern": pattern, "channel_order": list(order)})
-    return src
+    return FolderScan(root=root, entries=entries, names=names, labels=labels if has_label else None,
+                      class_names=names_out if has_label else tuple(class_names or ()), layout="per_channel",
+                      channels=len(order), skipped=skipped,
+                      info={"pattern": pattern, "channel_order": list(order)})

@@ -85,21 +85,29 @@ def _read_tiff(path: Path) -> np.ndarray:
     """
     import tifffile
 
-    from msrgan.data.axes import file_axes, squeeze_axes
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         axes = series.axes
         arr = series.asarray()
-    axes, shape = squeeze_axes(axes, arr.shape)
+    axes, shape = image_axes(axes, arr.shape, path)
     arr = arr.reshape(shape)
+    return np.moveaxis(arr, axes.index("C"), -1) if "C" in axes else arr
+
+
+def image_axes(axes: str, shape, path) -> tuple[str, tuple[int, ...]]:
+    """CARE axes and shape of a 2-D image whose TIFF series has tifffile ``axes`` and ``shape``: length-1
+    axes dropped, a z-stack or time series refused (``StackError``), an ambiguous axis too (``AxesError``)."""
+    from msrgan.data.axes import file_axes, squeeze_axes
+
+    axes, shape = squeeze_axes(axes, shape)
     axes = file_axes(axes, shape, str(path))
-    planes = [f"{a}={n}" for a, n in zip(axes, arr.shape) if a in "ZT"]
+    planes = [f"{a}={n}" for a, n in zip(axes, shape) if a in "ZT"]
     if planes:
         kind = "z-stack" if "Z" in axes else "time series"
-        raise StackError(f"{path}: its metadata names axes {axes!r} (shape {arr.shape}, {', '.join(planes)}): a "
+        raise StackError(f"{path}: its metadata names axes {axes!r} (shape {shape}, {', '.join(planes)}): a "
                          f"{kind}, not a multi-channel image. Training and evaluation read 2-D images (axes YX, "
                          "YXC or CYX); msrgan upscale reads stacks plane by plane")
-    return np.moveaxis(arr, axes.index("C"), -1) if "C" in axes else arr
+    return axes, shape
 
 
 def _atomic_target(path: Path, overwrite: bool) -> None:
