@@ -27,6 +27,7 @@ import numpy as np
 
 from msrgan.convention import check_scale
 from msrgan.data.degrade import degradation_params, degrade
+from msrgan.data.lazy import LazyRange, as_image, is_lazy
 from msrgan.data.normalize import DEFAULT_PMAX, DEFAULT_PMIN, fit_normalization
 
 NORMALIZATIONS = ("percentile", "unit", "none")
@@ -109,7 +110,7 @@ class PatchDataset(keras.utils.PyDataset):
             raise ValueError("images is empty")
         self.channels = None
         for i, im in enumerate(self.images):
-            im = np.asarray(im)
+            im = as_image(im)  # a lazy image (msrgan.data.lazy) stays lazy: crops read their region
             self.images[i] = im
             if im.ndim != 3:
                 raise ValueError(f"images[{i}] must be (H, W, C), got shape {im.shape}")
@@ -127,6 +128,9 @@ class PatchDataset(keras.utils.PyDataset):
         if normalization == "percentile":
             self._ranges = []
             for i, im in enumerate(self.images):
+                if is_lazy(im):  # the same numbers, fitted on first use (a pass over its file)
+                    self._ranges.append(LazyRange(im, pmin, pmax))
+                    continue
                 n = fit_normalization(im, pmin, pmax, name=f"images[{i}]")
                 self._ranges.append((n.low.astype(np.float32), (n.high - n.low).astype(np.float32)))
 
@@ -243,7 +247,7 @@ def validation_pairs(images: Sequence[np.ndarray], *, scale: int = 4, patch_size
         ((1, 10, 10, 1), (1, 40, 40, 1))
     """
     scale = check_scale(scale)
-    images = [np.asarray(im) for im in images]
+    images = [as_image(im) for im in images]
     if not images:
         raise ValueError("images is empty")
     if patch_size is None:

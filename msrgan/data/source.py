@@ -46,6 +46,19 @@ def _is_hf_folder(path: Path) -> bool:
     return not any(is_image_file(p) for p in path.rglob("*"))
 
 
+def source_kind(spec: str | os.PathLike) -> str:
+    """What ``load_source(spec)`` would read: ``"synthetic"`` (also ``"varied"``), ``"hf"`` (a dataset folder or
+    a Hub id) or ``"folder"`` (an image folder, or anything else, which ``load_source`` then refuses)."""
+    spec_str = os.fspath(spec)
+    if spec_str in ("synthetic", "varied"):
+        return "synthetic"
+    path = Path(spec_str).expanduser()
+    if path.is_dir():
+        return "hf" if _is_hf_folder(path) else "folder"
+    hub_id = re.sub(r"^hf://(datasets/)?", "", spec_str)
+    return "hf" if not path.exists() and _HUB_ID.match(hub_id) and not spec_str.startswith((".", "/", "~")) else "folder"
+
+
 def load_source(
     spec: str | os.PathLike,
     *,

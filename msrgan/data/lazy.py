@@ -1,0 +1,471 @@
+"""Images read on demand: ``LazyImage`` reads a region of a file when it is sliced, and nothing else.
+
+How a file is read depends on how it is stored (found from its header by ``probe_file``):
+
+- ``"contiguous"``: an uncompressed TIFF whose pixels lie in one block (what ``msrgan data synth`` and
+  ``write_image`` write, ImageJ hyperstacks included; tifffile's ``series.dataoffset``): each region
+  maps only the rows it needs (one ``mmap`` per plane, released after the copy), so a 96x96 patch of a
+  2048x2048 field touches the patch's pages, not the file's; this is ``tifffile.memmap`` made per read;
+- ``"chunked"``: a tiled or compressed TIFF: read through tifffile's zarr store (``series.aszarr()``),
+  which reads and decodes only the tiles (or strips) that the region overlaps;
+- ``"decoded"``: PNG, JPEG and TIFFs of other layouts: decoded whole on first use and kept in the
+  source's decoded-image cache (``ImageCache``, least recently used out, within a byte budget).
+
+Whichever way, a region has the dtype and values ``msrgan.data.io.read_image`` gives for the same file
+(the same axes rules: channels last, z-stacks and ambiguous axes refused). The images of one source share
+an ``ImageStore``: the cache and the open files, one set per worker (process and thread; a forked worker
+opens its own). ``LazyImage.fit_normalization`` gives exactly ``fit_normalization(read_image(path))``
+(``msrgan.data.imagestats``), read band by band, and keeps it.
+
+Example:
+    >>> import tempfile, numpy as np
+    >>> from msrgan.data.io import write_image
+    >>> path = write_image(f"{tempfile.mkdtemp()}/a.tif", np.arange(4 * 64 * 64, dtype=np.uint16).reshape(64, 64, 4))
+    >>> im = LazyImage.open([path], ImageStore(cache_bytes=2**20))
+    >>> im.shape, im.dtype, im.kind
+    ((64, 64, 4), dtype('uint16'), 'contiguous')
+    >>> im[10:12, 20:22, 1].tolist()
+    [[2641, 2645], [2897, 2901]]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import mmap
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from msrgan.data.io import PIL_SUFFIXES, TIFF_SUFFIXES, image_axes, read_image
+
+BAND_BYTES = 8 * 2**20  # rows read at a time for the statistics pass
+
+
+class ImageCache:
+    """Values (decoded images) by key within ``max_bytes``; the least recently used go first.
+
+    A value larger than the whole budget is not kept. Thread-safe. ``peak_bytes`` is the most it held.
+    """
+
+    def __init__(self, max_bytes: int):
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes < 0:
+            raise ValueError(f"cache_bytes must be an int >= 0, got {max_bytes!r}")
+        self.max_bytes = int(max_bytes)
+        self.nbytes = self.peak_bytes = 0
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key, value: np.ndarray) -> None:
+        size = int(value.nbytes)
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            while self._items and self.nbytes + size > self.max_bytes:
+                self.nbytes -= self._items.popitem(last=False)[1].nbytes
+            self._items[key] = value
+            self.nbytes += size
+            self.peak_bytes = max(self.peak_bytes, self.nbytes)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class WorkerHandles:
+    """Open files, one set per worker (process and thread), at most ``max_open`` per worker.
+
+    ``get(key, opener)`` returns this worker's handle for ``key``, opening it with ``opener()`` when it
+    has none (the least recently used one is closed when the set is full). A forked process starts
+    with an empty set: handles are never shared across processes or threads.
+    """
+
+    def __init__(self, max_open: int = 16):
+        self.max_open = max(1, int(max_open))
+        self._local = threading.local()
+
+    def get(self, key, opener):
+        pid = os.getpid()
+        local = self._local
+        if getattr(local, "pid", None) != pid:
+            local.pid, local.handles = pid, OrderedDict()
+        handles = local.handles
+        h = handles.get(key)
+        if h is None:
+            while len(handles) >= self.max_open:
+                handles.popitem(last=False)[1].close()
+            h = handles[key] = opener()
+        else:
+            handles.move_to_end(key)
+        return h
+
+    def close(self) -> None:
+        """Closes this worker's handles."""
+        for h in getattr(self._local, "handles", {}).values():
+            h.close()
+        self._local = threading.local()
+
+    def __getstate__(self):
+        return {"max_open": self.max_open}
+
+    def __setstate__(self, state):
+        self.__init__(state["max_open"])
+
+
+class ImageStore:
+    """What the lazy images of one source share: the decoded-image cache (``cache_bytes``), the
+    per-worker open files (``max_open`` per worker) and counters (``bytes_read`` from files,
+    ``bytes_mapped``, ``decoded`` whole-image decodes). Pickles without its cache and handles."""
+
+    def __init__(self, cache_bytes: int = 256 * 2**20, max_open: int = 16):
+        self.cache = ImageCache(cache_bytes)
+        self.handles = WorkerHandles(max_open)
+        self.bytes_read = self.bytes_mapped = self.decoded = 0
+
+    def __getstate__(self):
+        return {"cache_bytes": self.cache.max_bytes, "max_open": self.handles.max_open}
+
+    def __setstate__(self, state):
+        self.__init__(state["cache_bytes"], state["max_open"])
+
+
+@dataclasses.dataclass(frozen=True)
+class FileLayout:
+    """How one image file is read (from its header): ``kind``, the image's ``(H, W, C)`` shape and dtype,
+    and for TIFFs the stored axes (CARE letters) and shape, and the data offset of a contiguous one."""
+
+    path: str
+    kind: str
+    shape: tuple
+    dtype: np.dtype
+    axes: str = ""
+    stored_shape: tuple = ()
+    offset: int = 0
+
+
+def probe_file(path) -> FileLayout:
+    """The ``FileLayout`` of an image file, from its header (no pixel is decoded).
+
+    Raises:
+        ValueError: not an image file this project reads, a header that does not parse, a TIFF shorter
+            than its header says (truncated), or axes ``read_image`` refuses; the message names the file.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in TIFF_SUFFIXES:
+            return _probe_tiff(path)
+        if suffix in PIL_SUFFIXES:
+            return _probe_pil(path)
+    except Exception as exc:  # parsers raise assorted types on bad headers
+        if isinstance(exc, ValueError) and str(path) in str(exc):
+            raise
+        raise ValueError(f"{path}: cannot read the image ({type(exc).__name__}: {exc})") from None
+    read_image(path)  # raises the unsupported-type error
+    raise AssertionError("unreachable")
+
+
+def _probe_tiff(path: Path) -> FileLayout:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        axes, shape = image_axes(series.axes, series.shape, path)
+        dtype = np.dtype(series.dtype)
+        out_shape = (shape[axes.index("Y")], shape[axes.index("X")], shape[axes.index("C")] if "C" in axes else 1)
+        offset = series.dataoffset
+        size = os.path.getsize(path)
+        if offset is not None:
+            end = offset + int(np.prod(shape)) * dtype.itemsize
+            if end > size:
+                raise ValueError(f"{path}: cannot read the image (truncated: its pixels end at byte {end}, the "
+                                 f"file has {size})")
+            return FileLayout(str(path), "contiguous", out_shape, dtype, axes, shape, int(offset))
+        pages = [p for p in series.pages if p is not None]
+        for page in pages:
+            ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts) if n]
+            if ends and max(ends) > size:
+                raise ValueError(f"{path}: cannot read the image (truncated: a tile or strip ends at byte "
+                                 f"{max(ends)}, the file has {size})")
+        kind = "chunked" if pages and (pages[0].is_tiled or pages[0].compression != 1) else "decoded"
+        return FileLayout(str(path), kind, out_shape, dtype.newbyteorder("="), axes, shape)
+
+
+# Pillow modes -> (channels, dtype) as read_image returns them; other modes are decoded to find out.
+_PIL_MODES = {"L": (1, np.uint8), "I;16": (1, np.uint16), "I;16B": (1, np.uint16), "I;16L": (1, np.uint16),
+              "RGB": (3, np.uint8), "RGBA": (4, np.uint8), "P": (3, np.uint8), "1": (3, np.uint8),
+              "CMYK": (3, np.uint8), "YCbCr": (3, np.uint8), "LA": (4, np.uint8), "PA": (4, np.uint8),
+              "F": (1, np.float32)}
+_PNG16_PLANES = {2: 3, 4: 2, 6: 4}  # 16-bit PNG colour type -> planes
+
+
+def _probe_pil(path: Path) -> FileLayout:
+    from PIL import Image
+
+    from msrgan.data.io import _png_is_16bit_color
+
+    if path.suffix.lower() == ".png" and _png_is_16bit_color(path):
+        with open(path, "rb") as f:
+            head = f.read(26)
+        w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        return FileLayout(str(path), "decoded", (h, w, _PNG16_PLANES[head[25]]), np.dtype(np.uint16))
+    with Image.open(path) as im:
+        mode, (w, h) = im.mode, im.size
+    if mode not in _PIL_MODES:  # e.g. mode "I": the dtype depends on the values
+        arr = read_image(path)
+        return FileLayout(str(path), "decoded", arr.shape, arr.dtype)
+    c, dtype = _PIL_MODES[mode]
+    return FileLayout(str(path), "decoded", (h, w, c), np.dtype(dtype))
+
+
+class _Fd:
+    """A raw file descriptor for ``mmap`` (a per-worker handle)."""
+
+    def __init__(self, path: str):
+        self.fd = os.open(path, os.O_RDONLY)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class _CountingFile(io.FileIO):
+    """A file that adds the bytes it reads to ``store.bytes_read``."""
+
+    def __init__(self, path: str, store: ImageStore):
+        super().__init__(path, "rb")
+        self._store = store
+
+    def readinto(self, b):
+        n = super().readinto(b)
+        self._store.bytes_read += n or 0
+        return n
+
+    def read(self, size=-1):
+        data = super().read(size)
+        self._store.bytes_read += len(data)
+        return data
+
+    def readall(self):
+        data = super().readall()
+        self._store.bytes_read += len(data)
+        return data
+
+
+class _ZarrTiff:
+    """A TIFF open through tifffile's zarr store (a per-worker handle)."""
+
+    def __init__(self, path: str, store: ImageStore):
+        import tifffile
+        import zarr
+
+        self.file = _CountingFile(path, store)
+        self.tif = tifffile.TiffFile(self.file)
+        series = self.tif.series[0]
+        self.axes, self.shape = series.axes, series.shape
+        self.array = zarr.open(series.aszarr(), mode="r")
+
+    def close(self) -> None:
+        self.tif.close()
+        self.file.close()
+
+
+def read_region(layout: FileLayout, store: ImageStore, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """Rows ``y0:y1`` and columns ``x0:x1`` of one file, ``(h, w, C)`` in the file's dtype."""
+    try:
+        if layout.kind == "contiguous":
+            return _read_contiguous(layout, store, y0, y1, x0, x1)
+        if layout.kind == "chunked":
+            return _read_chunked(layout, store, y0, y1, x0, x1)
+        img = store.cache.get(layout.path)
+        if img is None:
+            img = read_image(layout.path)
+            store.decoded += 1
+            if img.shape != tuple(layout.shape) or img.dtype != layout.dtype:
+                raise ValueError(f"{layout.path}: decoded as {img.shape} {img.dtype}, its header said "
+                                 f"{tuple(layout.shape)} {layout.dtype}")
+            store.cache.put(layout.path, img)
+        return img[y0:y1, x0:x1]
+    except (ValueError, OSError) as exc:
+        msg = str(exc) if layout.path in str(exc) else f"{layout.path}: cannot read the image ({exc})"
+        raise ValueError(msg) from None
+
+
+def _read_contiguous(layout, store, y0, y1, x0, x1) -> np.ndarray:
+    """Maps the rows of each plane that the region needs, copies the region out, unmaps."""
+    axes, shape, dtype = layout.axes, layout.stored_shape, layout.dtype
+    fd = store.handles.get(("fd", layout.path), lambda: _Fd(layout.path)).fd
+    strides = [dtype.itemsize * int(np.prod(shape[i + 1:])) for i in range(len(shape))]
+    yi, xi = axes.index("Y"), axes.index("X")
+    ci = axes.index("C") if "C" in axes else None
+    planes = range(shape[ci]) if ci is not None and ci < yi else [None]  # CYX: one map per channel plane
+    out = np.empty((y1 - y0, x1 - x0, layout.shape[2]), dtype.newbyteorder("="))
+    for c in planes:
+        start = layout.offset + y0 * strides[yi] + x0 * strides[xi] + (c * strides[ci] if c is not None else 0)
+        sub_shape = [y1 - y0, x1 - x0] + ([shape[ci]] if c is None and ci is not None else [])
+        sub_strides = [strides[yi], strides[xi]] + ([strides[ci]] if c is None and ci is not None else [])
+        end = start + sum((n - 1) * s for n, s in zip(sub_shape, sub_strides)) + dtype.itemsize
+        base = start - start % mmap.ALLOCATIONGRANULARITY
+        mm = mmap.mmap(fd, end - base, access=mmap.ACCESS_READ, offset=base)
+        try:
+            view = np.ndarray(sub_shape, dtype, buffer=mm, offset=start - base, strides=sub_strides)
+            if c is None:
+                out[...] = view.reshape(out.shape)
+            else:
+                out[..., c] = view
+            del view
+        finally:
+            mm.close()
+        store.bytes_mapped += end - base
+    return out
+
+
+def _read_chunked(layout, store, y0, y1, x0, x1) -> np.ndarray:
+    h = store.handles.get(("zarr", layout.path), lambda: _ZarrTiff(layout.path, store))
+    key, kept = [], []
+    for a, n in zip(h.axes, h.shape):
+        if a == "Y":
+            key.append(slice(y0, y1))
+        elif a == "X":
+            key.append(slice(x0, x1))
+        elif n == 1:
+            key.append(0)
+            continue
+        else:
+            key.append(slice(None))
+        kept.append("C" if a in "CS" else a)
+    arr = np.asarray(h.array[tuple(key)])
+    arr = np.moveaxis(arr, kept.index("C"), -1) if "C" in kept else arr[..., None]
+    return arr.astype(layout.dtype.newbyteorder("="), copy=False)
+
+
+class LazyImage:
+    """An ``(H, W, C)`` image whose pixels are read when it is sliced (``im[y0:y1, x0:x1]``).
+
+    ``shape``, ``dtype`` and ``ndim`` are known from the headers; ``np.asarray(im)`` reads it whole.
+    One file, or one single-channel file per channel (stacked in order). Build with ``LazyImage.open``.
+    """
+
+    ndim = 3
+
+    def __init__(self, layouts: Sequence[FileLayout], store: ImageStore, name: str = ""):
+        self.layouts = tuple(layouts)
+        self.store = store
+        self.name = name or Path(self.layouts[0].path).name
+        first = self.layouts[0]
+        c = first.shape[2] if len(self.layouts) == 1 else len(self.layouts)
+        self.shape = (int(first.shape[0]), int(first.shape[1]), int(c))
+        self.dtype = np.dtype(first.dtype).newbyteorder("=")
+        self._norms: dict = {}
+
+    @classmethod
+    def open(cls, files: Sequence, store: ImageStore, name: str = "") -> "LazyImage":
+        """Probes ``files`` (one image, or one file per channel) and checks them as ``load_folder`` does."""
+        from msrgan.data.folders import check_plane
+
+        layouts = [probe_file(f) for f in files]
+        if len(layouts) > 1:
+            for lay in layouts:
+                check_plane(lay.shape, lay.dtype, lay.path, layouts[0].shape, layouts[0].dtype, layouts[0].path)
+        return cls(layouts, store, name)
+
+    @property
+    def kind(self) -> str:
+        return self.layouts[0].kind
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """Rows ``y0:y1``, columns ``x0:x1``, all channels."""
+        if len(self.layouts) == 1:
+            return read_region(self.layouts[0], self.store, y0, y1, x0, x1)
+        return np.stack([read_region(lay, self.store, y0, y1, x0, x1)[..., 0] for lay in self.layouts], axis=-1)
+
+    def __getitem__(self, key) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        if len(key) > 3 or any(k is Ellipsis for k in key):
+            raise IndexError(f"{self.name}: index a LazyImage with up to 3 slices or ints, got {key!r}")
+        key = key + (slice(None),) * (3 - len(key))
+        bounds, squeeze = [], []
+        for axis, (k, n) in enumerate(zip(key[:2], self.shape[:2])):
+            if isinstance(k, (int, np.integer)):
+                k = int(k) + n if k < 0 else int(k)
+                if not 0 <= k < n:
+                    raise IndexError(f"index {k} is out of bounds for axis {axis} with size {n}")
+                k = slice(k, k + 1)
+                squeeze.append(axis)
+            start, stop, step = k.indices(n)
+            if step != 1:
+                raise IndexError(f"{self.name}: a LazyImage reads contiguous regions (step 1), got {k!r}")
+            bounds.append((start, max(start, stop)))
+        region = self.read(bounds[0][0], bounds[0][1], bounds[1][0], bounds[1][1])
+        region = region[:, :, key[2]]
+        return region.reshape([n for i, n in enumerate(region.shape) if i not in squeeze]) if squeeze else region
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.read(0, self.shape[0], 0, self.shape[1])
+        return arr if dtype is None else arr.astype(dtype)
+
+    def fit_normalization(self, pmin: float, pmax: float):
+        """``msrgan.data.normalize.fit_normalization`` of the whole image, exactly, computed once."""
+        from msrgan.data.imagestats import ChannelHistogram, has_histogram
+        from msrgan.data.normalize import fit_normalization
+
+        key = (float(pmin), float(pmax))
+        if key not in self._norms:
+            if has_histogram(self.dtype):
+                hist = ChannelHistogram(self.shape[2], self.dtype)
+                rows = max(1, BAND_BYTES // max(1, self.shape[1] * self.shape[2] * self.dtype.itemsize))
+                for y in range(0, self.shape[0], rows):
+                    hist.add(self.read(y, min(y + rows, self.shape[0]), 0, self.shape[1]))
+                self._norms[key] = hist.normalization(pmin, pmax)
+            else:
+                self._norms[key] = fit_normalization(np.asarray(self), pmin, pmax, name=self.name)
+        return self._norms[key]
+
+    def __repr__(self) -> str:
+        return f"LazyImage({self.name!r}, shape={self.shape}, dtype={self.dtype}, kind={self.kind!r})"
+
+
+class LazyRange:
+    """``(low, span)`` (float32, per channel) of a lazy image's percentile normalization, as
+    ``PatchDataset`` keeps it for each image; fitted on first use (``low, span = r``), since it takes a
+    pass over the image's file."""
+
+    def __init__(self, image, pmin: float, pmax: float):
+        self.image, self.pmin, self.pmax = image, pmin, pmax
+        self._value = None
+
+    def __iter__(self):
+        if self._value is None:
+            n = self.image.fit_normalization(self.pmin, self.pmax)
+            self._value = (n.low.astype(np.float32), (n.high - n.low).astype(np.float32))
+        return iter(self._value)
+
+
+def is_lazy(image) -> bool:
+    """Whether ``image`` reads its pixels on demand (a ``LazyImage`` or alike: ``fit_normalization`` and
+    region slicing)."""
+    return hasattr(image, "fit_normalization") and hasattr(image, "read")
+
+
+def as_image(image):
+    """``image`` as ``PatchDataset`` keeps it: a lazy image as it is, anything else as a NumPy array."""
+    return image if is_lazy(image) else np.asarray(image)

@@ -1,0 +1,213 @@
+"""Streaming training data: the lazy folder source, its cache and region reads, sharding, the choice of
+``open_training_source`` and Hugging Face datasets in streaming mode."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pytest
+import tifffile
+
+from msrgan.data.folders import load_folder
+from msrgan.data.io import write_image
+from msrgan.data.lazy import LazyImage, probe_file
+from msrgan.data.patches import PatchDataset, validation_pairs
+from msrgan.data.shard import check_shard, shard_indices, shard_source
+from msrgan.data.stream import estimate_bytes, open_lazy_folder, open_training_source, parse_bytes
+
+pytestmark = pytest.mark.one_backend  # NumPy batches and file formats: no Keras backend involved
+
+PATCH = dict(patch_size=32, scale=4, batch_size=4, steps_per_epoch=3, seed=7)
+
+
+def _field(seed, shape, dtype=np.uint16):
+    rng = np.random.default_rng(seed)
+    hi = 65536 if dtype == np.uint16 else 256
+    return (rng.gamma(2.0, hi / 12, shape)).clip(0, hi - 1).astype(dtype)
+
+
+def _mixed_folder(d):
+    """Every way the lazy source reads a file: contiguous (ImageJ CYX and plain YXC), tiled and compressed
+    TIFFs (zarr), 16-bit RGB PNG and 8-bit PNG (decoded); 3 channels, several sizes."""
+    imgs = {"00_a.tif": _field(0, (80, 72, 3)), "01_b.tif": _field(1, (64, 96, 3)),
+            "02_c.tif": _field(2, (96, 64, 3)), "03_d.tif": _field(3, (70, 66, 3)),
+            "04_e.png": _field(4, (64, 64, 3)), "05_f.png": _field(5, (48, 72, 3), np.uint8)}
+    write_image(d / "00_a.tif", imgs["00_a.tif"])
+    tifffile.imwrite(d / "01_b.tif", imgs["01_b.tif"], photometric="rgb")
+    tifffile.imwrite(d / "02_c.tif", imgs["02_c.tif"], tile=(32, 32), compression="zlib", photometric="rgb")
+    tifffile.imwrite(d / "03_d.tif", imgs["03_d.tif"], compression="zlib", rowsperstrip=8, photometric="rgb")
+    write_image(d / "04_e.png", imgs["04_e.png"])
+    write_image(d / "05_f.png", imgs["05_f.png"])
+    return imgs
+
+
+def test_every_file_kind_reads_as_read_image(tmp_path):
+    imgs = _mixed_folder(tmp_path)
+    kinds = {}
+    for name, want in imgs.items():
+        lay = probe_file(tmp_path / name)
+        im = LazyImage([lay], open_lazy_folder(tmp_path).info["store"])
+        kinds[name] = im.kind
+        assert im.shape == want.shape and im.dtype == want.dtype
+        assert np.array_equal(np.asarray(im), want)
+        assert np.array_equal(im[5:30, 7:19], want[5:30, 7:19]) and np.array_equal(im[3, 4:9, 1], want[3, 4:9, 1])
+    assert kinds == {"00_a.tif": "contiguous", "01_b.tif": "contiguous", "02_c.tif": "chunked",
+                     "03_d.tif": "chunked", "04_e.png": "decoded", "05_f.png": "decoded"}
+
+
+@pytest.mark.parametrize("normalization", ["percentile", "unit"])
+def test_lazy_source_draws_the_in_memory_batches(tmp_path, normalization):
+    """The contract: the same images, names and labels, and bit-identical batches for the same seed."""
+    _mixed_folder(tmp_path)
+    mem, lazy = load_folder(tmp_path), open_lazy_folder(tmp_path)
+    assert lazy.names == mem.names and lazy.labels.tolist() == mem.labels.tolist() and lazy.channels == 3
+    a = PatchDataset(mem.images, normalization=normalization, **PATCH)
+    b = PatchDataset(lazy.images, normalization=normalization, **PATCH)
+    assert all(isinstance(im, LazyImage) for im in b.images)  # not read whole by the dataset
+    for epoch, index in [(0, 0), (0, 2), (3, 1)]:
+        for x, y in zip(a.batch(index, epoch), b.batch(index, epoch)):
+            assert np.array_equal(x, y)
+    for x, y in zip(validation_pairs(mem.images, scale=4, patch_size=32, normalization=normalization),
+                    validation_pairs(lazy.images, scale=4, patch_size=32, normalization=normalization)):
+        assert np.array_equal(x, y)
+
+
+def test_per_channel_files_stream_like_they_load(tmp_path):
+    for i in range(3):
+        for c, tok in enumerate(("dapi", "tub", "er")):
+            write_image(tmp_path / f"0{i}_f{i}_{tok}.tif", _field(10 * i + c, (40, 48)))
+    kw = dict(pattern="{label}_{id}_{channel}.tif", channel_order=["dapi", "tub", "er"])
+    mem, lazy = load_folder(tmp_path, **kw), open_lazy_folder(tmp_path, **kw)
+    assert lazy.names == mem.names and lazy.channels == 3 and lazy.info["channel_order"] == ["dapi", "tub", "er"]
+    for x, y in zip(PatchDataset(mem.images, **PATCH)[1], PatchDataset(lazy.images, **PATCH)[1]):
+        assert np.array_equal(x, y)
+
+
+def test_decoded_image_cache_stays_within_its_budget(tmp_path):
+    imgs = [_field(i, (64, 64, 3), np.uint8) for i in range(6)]
+    for i, im in enumerate(imgs):
+        write_image(tmp_path / f"f{i}.png", im)
+    budget = int(2.5 * imgs[0].nbytes)
+    src = open_lazy_folder(tmp_path, cache_bytes=budget)
+    store = src.info["store"]
+    ds = PatchDataset(src.images, patch_size=16, scale=4, batch_size=8, steps_per_epoch=5, normalization="unit")
+    ref = PatchDataset(imgs, patch_size=16, scale=4, batch_size=8, steps_per_epoch=5, normalization="unit")
+    for i in range(5):
+        assert np.array_equal(ds[i][1], ref[i][1])
+        assert store.cache.nbytes <= budget
+    assert 0 < store.cache.peak_bytes <= budget and len(store.cache) <= 2
+    assert store.decoded > len(imgs)  # images were evicted and decoded again
+
+
+def test_region_reads_touch_only_the_region(tmp_path):
+    """A 96x96 crop of a 1024x1024x4 16-bit field maps only its rows of each plane (contiguous files) or
+    reads only the tiles it overlaps (tiled, compressed files); counted by the store, not guessed."""
+    img = _field(0, (1024, 1024, 4))
+    write_image(tmp_path / "a.tif", img)  # ImageJ CYX, contiguous
+    tifffile.imwrite(tmp_path / "b.tif", img, tile=(128, 128), compression="zlib", photometric="minisblack",
+                     planarconfig="contig")
+    src = open_lazy_folder(tmp_path)
+    store = src.info["store"]
+    a, b = src.images
+    assert (a.kind, b.kind) == ("contiguous", "chunked")
+    np.testing.assert_array_equal(a[300:396, 500:596], img[300:396, 500:596])
+    assert store.bytes_mapped <= 4 * (96 * 1024 * 2 + 4096)  # 4 planes x the 96 rows: under 1/10 of the field
+    opened = store.bytes_read
+    np.testing.assert_array_equal(b[260:356, 140:236], img[260:356, 140:236])  # inside 1 tile row, 2 tile columns
+    tile = (tmp_path / "b.tif").stat().st_size / 64
+    assert store.bytes_read - opened < 4 * tile + 64 * 1024  # 2 tiles (4 at most) and headers, of 64
+
+
+def test_unreadable_files_are_skipped_with_a_warning_or_stop_with_strict(tmp_path):
+    write_image(tmp_path / "good.tif", _field(0, (40, 40, 1)))
+    (tmp_path / "garbage.tif").write_bytes(b"not a tiff at all")
+    write_image(tmp_path / "cut.tif", _field(1, (40, 40, 1)))
+    data = (tmp_path / "cut.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[:len(data) // 2])  # the header is fine, half the pixels are gone
+    with pytest.warns(UserWarning, match="skipping unreadable image") as rec:
+        src = open_lazy_folder(tmp_path)
+    assert src.names == ["good.tif"] and sorted(n for n, _ in src.skipped) == ["cut.tif", "garbage.tif"]
+    assert any("truncated" in str(w.message) for w in rec)
+    with pytest.raises(ValueError, match="cut.tif|garbage.tif"):
+        open_lazy_folder(tmp_path, strict=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert open_training_source(tmp_path, max_memory=1).names == ["good.tif"]
+
+
+def test_sharding_is_disjoint_and_covering(tmp_path):
+    for n in (1, 5, 12):
+        for p in (1, 2, 3, 5):
+            parts = [shard_indices(n, process_id=i, num_processes=p) for i in range(p)]
+            flat = [i for part in parts for i in part]
+            assert sorted(flat) == list(range(n)) and len(set(flat)) == n
+    for i in range(7):
+        write_image(tmp_path / f"{i:02d}_f.tif", _field(i, (32, 32, 1)))
+    names = [open_lazy_folder(tmp_path, process_id=i, num_processes=3).names for i in range(3)]
+    assert sorted(sum(names, [])) == load_folder(tmp_path).names and names[1] == ["01_f.tif", "04_f.tif"]
+    mem = [shard_source(load_folder(tmp_path), process_id=i, num_processes=3).names for i in range(3)]
+    assert mem == names
+    src = open_training_source(tmp_path, max_memory="1G", process_id=2, num_processes=3)
+    assert src.info["streaming"] is False and src.names == names[2]
+
+
+@pytest.mark.parametrize("pid, n, match", [(2, 2, "process_id=2 does not fit num_processes=2"),
+                                           (-1, 2, "process_id=-1"), (0, 0, "num_processes must be >= 1"),
+                                           (True, 2, "process_id must be an int")])
+def test_mismatched_process_values_are_a_clear_error(tmp_path, pid, n, match):
+    with pytest.raises(ValueError, match=match):
+        check_shard(pid, n)
+    with pytest.raises(ValueError, match=match):
+        open_training_source(tmp_path / "not-read", process_id=pid, num_processes=n)
+    write_image(tmp_path / "only.tif", _field(0, (32, 32, 1)), overwrite=True)
+    with pytest.raises(ValueError, match="fewer than num_processes=3"):
+        open_lazy_folder(tmp_path, num_processes=3, process_id=0)
+    with pytest.raises(ValueError, match="fewer than num_processes=3"):
+        shard_source(load_folder(tmp_path), process_id=0, num_processes=3)
+
+
+def test_open_training_source_streams_when_the_estimate_exceeds_the_budget(tmp_path, caplog):
+    imgs = [_field(i, (64, 64, 4)) for i in range(3)]
+    for i, im in enumerate(imgs):
+        write_image(tmp_path / f"{i:02d}_f.tif", im)
+    assert estimate_bytes(tmp_path) == (sum(im.nbytes for im in imgs), 3)
+    with caplog.at_level(logging.INFO, logger="msrgan.data.stream"):
+        lazy = open_training_source(tmp_path, max_memory=sum(im.nbytes for im in imgs) - 1)
+        mem = open_training_source(tmp_path, max_memory="10MB")
+    assert lazy.info["streaming"] and isinstance(lazy.images[0], LazyImage)
+    assert not mem.info["streaming"] and isinstance(mem.images[0], np.ndarray)
+    assert "streaming from the files" in caplog.text and "loading into memory" in caplog.text
+    assert "max_memory" in lazy.info["loading"]
+    assert open_training_source("synthetic", count=2, size=32, max_memory=1).info["streaming"] is False
+    assert parse_bytes("400M") == 400_000_000 and parse_bytes("1.5GiB") == 3 * 2**29
+    with pytest.raises(ValueError, match="400M, 8G or 2GiB"):
+        parse_bytes("lots")
+
+
+def test_hf_streaming_source_from_the_local_hub(local_hub):
+    from msrgan.data.hf import push_dataset, to_hf_dataset
+    from msrgan.data.hf.stream import HFStreamSource
+
+    imgs = [_field(i, (48, 40, 4)) for i in range(7)]
+    push_dataset(to_hf_dataset(imgs, names=[f"f{i}" for i in range(7)]), "user/msrgan-test-stream",
+                 license="cc0-1.0", generation="tests/test_streaming.py")
+    src = open_training_source("user/msrgan-test-stream", max_memory=1000)
+    assert isinstance(src, HFStreamSource) and src.info["streaming"] and src.num_examples == 7
+    assert src.info["estimated_bytes"] == 7 * imgs[0].nbytes
+    train, val = src.split(0.3)
+    assert len(val) == 2 and np.array_equal(val.images[1], imgs[1]) and train.num_examples == 5
+    kw = dict(patch_size=16, scale=4, batch_size=3, steps_per_epoch=4, seed=3, pool_size=2, steps_per_pool=3)
+    ds, again = train.patch_dataset(**kw), train.patch_dataset(**kw)
+    ref = PatchDataset(imgs[2:4], patch_size=16, scale=4, batch_size=3, steps_per_epoch=3, seed=3)
+    for x, y, z in zip(ds.batch(1, 0), again.batch(1, 0), ref.batch(1, 0)):
+        assert np.array_equal(x, y) and np.array_equal(x, z)
+    # step 2 * 4 + 2 = 10 is batch 1 of pool 3: stream items 6 and 7, which wrap round to the 2nd and 3rd
+    ref2 = PatchDataset([imgs[3], imgs[4]], patch_size=16, scale=4, batch_size=3, steps_per_epoch=3, seed=3)
+    assert np.array_equal(ds.batch(2, 2)[1], ref2.batch(1, 3)[1])
+    shards = [open_training_source("user/msrgan-test-stream", max_memory=1000, process_id=i, num_processes=2)
+              for i in range(2)]
+    seen = [[int(im[0, 0, 0]) for im in s] for s in shards]
+    assert sorted(seen[0] + seen[1]) == sorted(int(im[0, 0, 0]) for im in imgs) and not set(seen[0]) & set(seen[1])
+    assert [s.num_examples for s in shards] == [4, 3]
