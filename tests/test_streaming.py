@@ -188,7 +188,7 @@ def test_open_training_source_streams_when_the_estimate_exceeds_the_budget(tmp_p
 
 def test_hf_streaming_source_from_the_local_hub(local_hub):
     from msrgan.data.hf import push_dataset, to_hf_dataset
-    from msrgan.data.hf.stream import HFStreamSource
+    from msrgan.data.hf.stream import HFStreamSource, open_hf_stream
 
     imgs = [_field(i, (48, 40, 4)) for i in range(7)]
     push_dataset(to_hf_dataset(imgs, names=[f"f{i}" for i in range(7)]), "user/msrgan-test-stream",
@@ -206,6 +206,11 @@ def test_hf_streaming_source_from_the_local_hub(local_hub):
     # step 2 * 4 + 2 = 10 is batch 1 of pool 3: stream items 6 and 7, which wrap round to the 2nd and 3rd
     ref2 = PatchDataset([imgs[3], imgs[4]], patch_size=16, scale=4, batch_size=3, steps_per_epoch=3, seed=3)
     assert np.array_equal(ds.batch(2, 2)[1], ref2.batch(1, 3)[1])
+    shuffled = open_hf_stream("user/msrgan-test-stream", shuffle_buffer=8, seed=1)
+    rest, held = shuffled.split_first(2)
+    first_pixels = [sorted(int(im[0, 0, 0]) for im in rest.iter_pass(p)) for p in (0, 1)]
+    assert first_pixels[0] == first_pixels[1] == sorted(int(im[0, 0, 0]) for im in imgs[2:])  # never the held out
+    assert [int(im[0, 0, 0]) for im in rest.iter_pass(0)] != [int(im[0, 0, 0]) for im in rest.iter_pass(1)]
     shards = [open_training_source("user/msrgan-test-stream", max_memory=1000, process_id=i, num_processes=2)
               for i in range(2)]
     seen = [[int(im[0, 0, 0]) for im in s] for s in shards]

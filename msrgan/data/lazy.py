@@ -3,9 +3,10 @@
 How a file is read depends on how it is stored (found from its header by ``probe_file``):
 
 - ``"contiguous"``: an uncompressed TIFF whose pixels lie in one block (what ``msrgan data synth`` and
-  ``write_image`` write, ImageJ hyperstacks included; tifffile's ``series.dataoffset``): each region
-  maps only the rows it needs (one ``mmap`` per plane, released after the copy), so a 96x96 patch of a
-  2048x2048 field touches the patch's pages, not the file's; this is ``tifffile.memmap`` made per read;
+  ``write_image`` write, ImageJ hyperstacks included; tifffile's ``series.dataoffset``): memory-mapped
+  (``tifffile.memmap``'s way, one mapping per worker) and a region copied out, so a 96x96 patch of a
+  2048x2048 field costs the patch's pages, not the file's; the pages touched are dropped again
+  (``madvise(MADV_DONTNEED)``) every ``RELEASE_BYTES``, so the resident set does not grow with the files read;
 - ``"chunked"``: a tiled or compressed TIFF: read through tifffile's zarr store (``series.aszarr()``),
   which reads and decodes only the tiles (or strips) that the region overlaps;
 - ``"decoded"``: PNG, JPEG and TIFFs of other layouts: decoded whole on first use and kept in the
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import math
 import mmap
 import os
 import threading
@@ -230,14 +232,31 @@ def _probe_pil(path: Path) -> FileLayout:
     return FileLayout(str(path), "decoded", (h, w, c), np.dtype(dtype))
 
 
-class _Fd:
-    """A raw file descriptor for ``mmap`` (a per-worker handle)."""
+class _Mapped:
+    """A file mapped whole, read-only (a per-worker handle). Mapping costs no memory by itself; the pages
+    that reads touch are dropped (``madvise(MADV_DONTNEED)``) whenever they add up to ``RELEASE_BYTES``, so
+    the resident set of a worker grows by at most that much per open file, whatever it reads."""
 
     def __init__(self, path: str):
-        self.fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            self.mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        finally:
+            os.close(fd)
+        self.touched = 0
+
+    def touch(self, nbytes: int) -> None:
+        self.touched += nbytes
+        if self.touched > RELEASE_BYTES and _DONTNEED is not None:
+            self.mm.madvise(_DONTNEED)
+            self.touched = 0
 
     def close(self) -> None:
-        os.close(self.fd)
+        self.mm.close()
+
+
+RELEASE_BYTES = 4 * 2**20
+_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 
 
 class _CountingFile(io.FileIO):
@@ -303,31 +322,27 @@ def read_region(layout: FileLayout, store: ImageStore, y0: int, y1: int, x0: int
 
 
 def _read_contiguous(layout, store, y0, y1, x0, x1) -> np.ndarray:
-    """Maps the rows of each plane that the region needs, copies the region out, unmaps."""
+    """Copies the region out of this worker's mapping of the file, then drops the pages it touched."""
     axes, shape, dtype = layout.axes, layout.stored_shape, layout.dtype
-    fd = store.handles.get(("fd", layout.path), lambda: _Fd(layout.path)).fd
-    strides = [dtype.itemsize * int(np.prod(shape[i + 1:])) for i in range(len(shape))]
+    mapped = store.handles.get(("mmap", layout.path), lambda: _Mapped(layout.path))
+    strides = [dtype.itemsize * math.prod(shape[i + 1:]) for i in range(len(shape))]
     yi, xi = axes.index("Y"), axes.index("X")
     ci = axes.index("C") if "C" in axes else None
-    planes = range(shape[ci]) if ci is not None and ci < yi else [None]  # CYX: one map per channel plane
+    planes = range(shape[ci]) if ci is not None and ci < yi else [None]  # CYX: one plane at a time
     out = np.empty((y1 - y0, x1 - x0, layout.shape[2]), dtype.newbyteorder("="))
     for c in planes:
         start = layout.offset + y0 * strides[yi] + x0 * strides[xi] + (c * strides[ci] if c is not None else 0)
         sub_shape = [y1 - y0, x1 - x0] + ([shape[ci]] if c is None and ci is not None else [])
         sub_strides = [strides[yi], strides[xi]] + ([strides[ci]] if c is None and ci is not None else [])
         end = start + sum((n - 1) * s for n, s in zip(sub_shape, sub_strides)) + dtype.itemsize
-        base = start - start % mmap.ALLOCATIONGRANULARITY
-        mm = mmap.mmap(fd, end - base, access=mmap.ACCESS_READ, offset=base)
-        try:
-            view = np.ndarray(sub_shape, dtype, buffer=mm, offset=start - base, strides=sub_strides)
-            if c is None:
-                out[...] = view.reshape(out.shape)
-            else:
-                out[..., c] = view
-            del view
-        finally:
-            mm.close()
-        store.bytes_mapped += end - base
+        view = np.ndarray(sub_shape, dtype, buffer=mapped.mm, offset=start, strides=sub_strides)
+        if c is None:
+            out[...] = view.reshape(out.shape)
+        else:
+            out[..., c] = view
+        del view
+        mapped.touch(end - start)
+        store.bytes_mapped += end - start
     return out
 
 

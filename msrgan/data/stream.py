@@ -222,7 +222,7 @@ def open_training_source(
     kind = source_kind(spec)
     if kind == "synthetic":
         src = shard_source(load_source(spec, **kwargs), process_id=process_id, num_processes=num_processes)
-        return _decided(src, False, None, budget, f"{spec}: generated in memory")
+        return _decided(src, False, None, budget, f"{spec}: generated in memory (synthetic data always is)")
     if kind == "hf":
         from msrgan.data.hf.stream import estimate_hf_bytes, open_hf_stream
 
@@ -240,8 +240,8 @@ def open_training_source(
         lazy_args = {k: kwargs[k] for k in ("channels", "strict") if k in kwargs}
         src = open_lazy_folder(spec, cache_bytes=cache, process_id=process_id, num_processes=num_processes,
                                **folder_args, **lazy_args)
-        return _decided(src, True, est, budget, f"{spec}: streaming from the files (decoded-image cache "
-                                                f"{cache / 1e6:.0f} MB)")
+        return _decided(src, True, est, budget, f"{spec}: streaming from the files",
+                        f"decoded-image cache {cache / 1e6:,.0f} MB")
     src = shard_source(load_source(spec, **kwargs), process_id=process_id, num_processes=num_processes)
     return _decided(src, False, est, budget, f"{spec}: loading into memory")
 
@@ -250,12 +250,12 @@ def _stream(streaming, est, budget) -> bool:
     return bool(streaming) if streaming is not None else (est is None or est > budget)
 
 
-def _decided(src, streaming: bool, est, budget: int, what: str):
-    if est is None:
-        size = "size unknown"
-    else:
-        size = f"about {est / 1e6:,.0f} MB decoded, {'more' if est > budget else 'less'} than"
-    line = f"{what} ({size} max_memory={budget / 1e6:,.0f} MB)" if est is not None else f"{what} ({size})"
+def _decided(src, streaming: bool, est, budget: int, what: str, note: str = ""):
+    """Records (and logs) what ``open_training_source`` decided, and why."""
+    size = ("size unknown" if streaming else "") if est is None else (
+        f"about {est / 1e6:,.0f} MB decoded, {'more' if est > budget else 'not more'} than max_memory="
+        f"{budget / 1e6:,.0f} MB")
+    line = "; ".join(p for p in (f"{what}: {size}" if size else what, note) if p)
     logger.info(line)
     src.info.update({"streaming": streaming, "estimated_bytes": est, "max_memory": budget, "loading": line})
     return src

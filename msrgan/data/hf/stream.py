@@ -93,6 +93,8 @@ class HFStreamSource:
         columns: The image columns (``channel_0``... or one image column).
         channels: Channels per image.
         num_examples: Images in this stream (this process's shard), or None when the dataset does not say.
+        shuffle_buffer, seed: Each pass over the stream is shuffled with a buffer of ``shuffle_buffer`` rows,
+            seeded by ``seed`` and the pass (``None``: the stored order).
         spec, kind, labels, info: As in ``DataSource`` (``labels`` is None: streams train unlabelled).
     """
 
@@ -100,6 +102,8 @@ class HFStreamSource:
     columns: list
     channels: int
     num_examples: int | None
+    shuffle_buffer: int | None = None
+    seed: int = 0
     spec: str = ""
     kind: str = "hf"
     labels: None = None
@@ -107,8 +111,16 @@ class HFStreamSource:
     info: dict = dataclasses.field(default_factory=dict)
 
     def __iter__(self):
-        """The images, ``(H, W, C)`` in their stored dtype, in stream order."""
-        for i, row in enumerate(self.dataset):
+        """The images of the first pass, ``(H, W, C)`` in their stored dtype."""
+        return self.iter_pass(0)
+
+    def iter_pass(self, n: int):
+        """The images of pass ``n`` over the stream (reshuffled for each pass when ``shuffle_buffer`` is set)."""
+        ds = self.dataset
+        if self.shuffle_buffer:
+            ds = ds.shuffle(seed=self.seed, buffer_size=int(self.shuffle_buffer))
+            ds.set_epoch(n)
+        for i, row in enumerate(ds):
             img = _decode_row(row, self.columns, self.spec or "dataset", i)
             if img.shape[-1] != self.channels:
                 raise ValueError(f"channel-count mismatch: {self.spec} row {i} has {img.shape[-1]} channel(s) but "
@@ -127,10 +139,11 @@ class HFStreamSource:
         return self.split_first(max(1, int(round(self.num_examples * val_fraction))))
 
     def split_first(self, n: int) -> tuple["HFStreamSource", DataSource]:
-        """``(train stream, validation DataSource)`` with the first ``n`` images held out."""
+        """``(train stream, validation DataSource)`` with the first ``n`` images of the stored order held out
+        (before any shuffling, so that no pass trains on them)."""
         if self.num_examples is not None and n >= self.num_examples:
             raise ValueError(f"cannot hold out {n} of {self.num_examples} image(s): nothing would be left to train on")
-        val = list(itertools.islice(iter(self), n))
+        val = list(itertools.islice(dataclasses.replace(self, shuffle_buffer=None), n))
         train = dataclasses.replace(self, dataset=self.dataset.skip(n), info=dict(self.info),
                                     num_examples=None if self.num_examples is None else self.num_examples - n)
         return train, DataSource(images=val, labels=None, class_names=(), names=[f"row {i}" for i in range(n)],
@@ -170,8 +183,6 @@ def open_hf_stream(spec, *, split: str = "train", revision: str | None = None, c
     if num_processes > 1:
         ds = split_dataset_by_node(ds, rank=process_id, world_size=num_processes)
         n = None if n is None else len(range(process_id, n, num_processes))
-    if shuffle_buffer:
-        ds = ds.shuffle(seed=seed, buffer_size=int(shuffle_buffer))
     first = _decode_row(next(iter(ds)), cols, os.fspath(spec), 0)
     c = first.shape[-1]
     if channels is not None and c != channels:
@@ -181,7 +192,7 @@ def open_hf_stream(spec, *, split: str = "train", revision: str | None = None, c
     info = {"streaming": True, "split": split, "columns": cols, "image_bytes": int(first.nbytes)}
     if num_processes > 1:
         info["shard"] = {"process_id": process_id, "num_processes": num_processes}
-    return HFStreamSource(ds, cols, c, n, spec=os.fspath(spec), info=info)
+    return HFStreamSource(ds, cols, c, n, shuffle_buffer=shuffle_buffer, seed=int(seed), spec=os.fspath(spec), info=info)
 
 
 def estimate_hf_bytes(spec, *, split: str = "train", revision: str | None = None, count: int | None = None):
@@ -260,7 +271,7 @@ class StreamPatchDataset(keras.utils.PyDataset):
             return self._pools[pool]
 
     def _read(self, start: int, n: int) -> list:
-        """Images ``start .. start + n`` of the stream read over and over (passes reshuffled by ``set_epoch``)."""
+        """Images ``start .. start + n`` of the stream read over and over (pass by pass)."""
         if self._it is None or self._pos > start:
             self._it, self._pos, self._pass, self._in_pass = self._open_pass(0), 0, 0, 0
         out = []
@@ -279,10 +290,7 @@ class StreamPatchDataset(keras.utils.PyDataset):
         return out
 
     def _open_pass(self, n: int):
-        ds = getattr(self.source, "dataset", None)
-        if n and hasattr(ds, "set_epoch"):
-            ds.set_epoch(n)
-        return iter(self.source)
+        return self.source.iter_pass(n) if hasattr(self.source, "iter_pass") else iter(self.source)
 
     def get_config(self) -> dict:
         return {"pool_size": self.pool_size, "steps_per_pool": self.steps_per_pool,
