@@ -145,6 +145,8 @@ RUN: dict[tuple[str, str], Run] = {
                 'model.compile(optimizer="adam", loss="mse")\n'),
         why="smaller counts; `model` is the reader's"),
     ("docs/data.md", "from msrgan.data.hf import to_hf_dataset, push_dataset, decode_image"): AS_WRITTEN,
+    ("docs/data.md", "import numpy as np"): AS_WRITTEN,
+    ("docs/data.md", "from msrgan.data.hf.stream import open_hf_stream"): AS_WRITTEN,
     # ------------------------------------------------------------------------------- docs/inference.md
     ("docs/inference.md", "import msrgan"): AS_WRITTEN,
     ("docs/inference.md", "msrgan upscale acquisitions/ -o upscaled/ --model runs/demo/msrgan --channels 1,3,0"): Run(
