@@ -6,7 +6,8 @@
 2. train the small miniVGG19 (``msrgan.training.classifier.train_and_save``, what ``msrgan
    train-classifier`` calls); target >= 90% validation top-1;
 3. train ``msrgan-x4-small`` (no BatchNorm, a residual over bicubic) with the miniVGG19 content loss
-   (``msrgan train``'s code): phase 1 MSE pre-training, phase 2 adversarial with
+   (``msrgan.training.pipeline.train``, what ``msrgan train`` calls): phase 1 MSE pre-training,
+   phase 2 adversarial with
    ``alpha * MSE + beta * content + gamma * adversarial``;
 4. evaluate the saved generator on the held-out fields against bicubic upsampling (PSNR/SSIM, the
    ``msrgan.metrics`` conventions); targets: at least +0.5 dB PSNR over bicubic and an SSIM at or
@@ -96,13 +97,14 @@ def main(argv=None) -> int:
     t0 = time.time()
     import keras
 
-    from msrgan.training.pipeline import train_msrgan
     from msrgan.data import load_source
     from msrgan.data.patches import validation_pairs
     from msrgan.models import Generator
     from msrgan.training.classifier import train_and_save
     from msrgan.training.config import write_config
     from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION, evaluate_generator, super_resolve
+    from msrgan.training.options import TrainOptions
+    from msrgan.training.pipeline import train
 
     backend = keras.backend.backend()
     out = Path(args.out)
@@ -120,14 +122,11 @@ def main(argv=None) -> int:
 
     # 3. mSRGAN with the miniVGG19 content loss (its GAN fields are synthesized inside).
     t = time.time()
-    gan_opt = {**GAN, "seed": GAN["seed"] + args.seed, "content": f"minivgg19={out / 'minivgg19'}",
-               "out": str(out / "msrgan"), "overwrite": True, "resume": False}
-    from msrgan.training.options import DEFAULTS as TRAIN_DEFAULTS
-
-    gan_opt = {**TRAIN_DEFAULTS, **gan_opt}
-    log(f"training {gan_opt['generator']} ({gan_opt['pretrain_steps']} MSE steps + {gan_opt['gan_steps']} "
-        f"adversarial steps, {gan_opt['patch_size']}px patches, batch {gan_opt['batch_size']})")
-    summary = train_msrgan(gan_opt)
+    gan_opt = TrainOptions(**{**GAN, "seed": GAN["seed"] + args.seed}, content=f"minivgg19={out / 'minivgg19'}",
+                           out=out / "msrgan", overwrite=True)
+    log(f"training {gan_opt.generator} ({gan_opt.pretrain_steps} MSE steps + {gan_opt.gan_steps} "
+        f"adversarial steps, {gan_opt.patch_size}px patches, batch {gan_opt.batch_size})")
+    summary = train(gan_opt)
     timings["msrgan"] = round(time.time() - t, 1)
 
     # 4. Held-out evaluation of the saved generator against bicubic.

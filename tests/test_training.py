@@ -264,6 +264,11 @@ def test_train_command_end_to_end(tmp_path, capsys):
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "bicubic" in printed and "msrgan" in printed
+    # train_config.json records the run's settings as TrainOptions reads them back
+    from msrgan.training.options import TrainOptions
+
+    recorded = json.loads((out / "train_config.json").read_text())
+    assert TrainOptions.from_file(out / "train_config.json").run_record() == recorded
     from msrgan.models import Generator as G
 
     g = G.from_pretrained(out)
@@ -298,6 +303,21 @@ def test_train_command_end_to_end(tmp_path, capsys):
     # the documented way: the run's own train_config.json, plus more adversarial steps
     assert main(["train", "--config", str(out / "train_config.json"), "--resume", "--gan-steps", "5"]) == 0
     assert json.loads((out / "config.json").read_text())["metadata"]["training"]["steps"] == 7
+
+
+def test_train_is_a_library_call(tmp_path):
+    from msrgan.training.options import TrainOptions
+    from msrgan.training.pipeline import train
+
+    options = TrainOptions(count=4, size=32, channels=1, scale=2, generator="msrgan-x4-small",
+                           generator_options={"num_blocks": 1, "filters": 8}, patch_size=16, batch_size=2,
+                           val_size=16, val_fraction=0.25, pretrain_steps=2, gan_steps=0, steps_per_epoch=2,
+                           tensorboard=False, checkpoint_every=0, jit_compile="off", verbose=0, out=tmp_path / "run")
+    result = train(options)
+    assert result["steps"] == 2 and "bicubic" in result["table"] and len(result["history"]) == 1
+    assert json.loads((tmp_path / "run" / "train_config.json").read_text()) == options.run_record()
+    assert TrainOptions.from_file(tmp_path / "run" / "train_config.json") == options
+    assert Generator.from_pretrained(tmp_path / "run").num_blocks == 1
 
 
 def test_train_command_config_file_and_errors(tmp_path, capsys):

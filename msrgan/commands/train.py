@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 
-from msrgan.errors import UsageError
-from msrgan.training.options import DEFAULTS, SYNTHETIC_COUNT, check_options, run_folder, train_settings
-from msrgan.training.pipeline import train_msrgan
+from msrgan.commands._args import key_values
+from msrgan.training.options import SYNTHETIC_COUNT, TrainOptions
+
 
 def register(sub) -> None:
     from msrgan.data.degrade import DEGRADATIONS
@@ -30,9 +30,10 @@ def register(sub) -> None:
         "train", help="train an mSRGAN generator (SRResNet pre-training, then adversarial)",
         description="Train an mSRGAN/SRGAN generator on HR images degraded on the fly: phase 1 pre-trains the "
                     "generator on the pixel MSE (SRResNet), phase 2 trains generator and discriminator with "
-                    "alpha*MSE + beta*content + gamma*adversarial. Settings: defaults < --config file (JSON/TOML) "
-                    "< flags. Runs on the Keras backend of KERAS_BACKEND.")
-    d = DEFAULTS
+                    "alpha*MSE + beta*content + gamma*adversarial. Settings: defaults < --config file (JSON/TOML/YAML) "
+                    "< flags. Runs on the Keras backend of KERAS_BACKEND. The library call is "
+                    "msrgan.training.pipeline.train(TrainOptions).")
+    d = TrainOptions.defaults()
     boolean = argparse.BooleanOptionalAction
     p.add_argument("--config", default=None, help="JSON, TOML or YAML file of settings (long flag names as keys)")
     g = p.add_argument_group("data")
@@ -130,39 +131,15 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _key_values(items, what: str) -> dict | None:
-    import json
-
-    if not items:
-        return None
-    if isinstance(items, dict):
-        return items
-    out = {}
-    for item in items:
-        key, sep, value = str(item).partition("=")
-        if not sep or not key:
-            raise UsageError(f"{what} must be KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def run(args) -> int:
-    from msrgan.training.config import check_settings, load_config_file, origins, resolve_options
+    from msrgan.training.pipeline import train
 
     flags = vars(args).copy()
-    flags["degradation_params"] = _key_values(flags.pop("degradation_param", None), "--degradation-param")
-    flags["data_params"] = _key_values(flags.pop("data_param", None), "--data-param")
-    flags["generator_options"] = _key_values(flags.pop("generator_option", None), "--generator-option")
-    file_cfg = load_config_file(args.config) if args.config else None
-    opt = resolve_options(DEFAULTS, file_cfg, flags, source=str(args.config))
-    opt["out"] = run_folder(args.config, file_cfg, flags.get("out"))
-    origin = origins(flags, file_cfg, args.config)
-    opt = check_settings(opt, train_settings(), origin)
-    check_options(opt, origin)
-    result = train_msrgan(opt)
+    flags["degradation_params"] = key_values(flags.pop("degradation_param", None), "--degradation-param")
+    flags["data_params"] = key_values(flags.pop("data_param", None), "--data-param")
+    flags["generator_options"] = key_values(flags.pop("generator_option", None), "--generator-option")
+    options = TrainOptions.resolve(flags, config=args.config)
+    result = train(options)
     print(result["table"])
-    print(f"saved the generator to {opt['out']} ({result['seconds']:.0f} s on {result['backend']})")
+    print(f"saved the generator to {options.out} ({result['seconds']:.0f} s on {result['backend']})")
     return 0

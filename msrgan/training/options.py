@@ -1,15 +1,28 @@
-"""The settings of a training run: defaults, types and ranges, checks, and the run folder.
+"""The settings of a training run: ``TrainOptions``, their checks, and the run folder.
 
-``DEFAULTS`` holds every setting of ``msrgan train`` (the command's long flag names, ``_`` for
-``-``); ``train_settings()`` their types and ranges for ``msrgan.training.config.check_settings``;
-``check_options`` refuses degradation parameters and content extractors that no run takes before
-anything is read; ``run_folder`` finds OUT for a run's own config file; ``prepare_out`` and
-``replace_run`` keep an earlier run whole until a new one is complete.
+``TrainOptions`` holds every setting of ``msrgan train`` (the command's long flag names, ``_`` for
+``-``), typed, with its default, and is checked whole when made: the types and ranges of
+``train_settings()`` (``msrgan.training.config.Setting``), the structured values, and the
+combinations no run takes (``check_options``). It is made from keywords, a dict
+(``from_dict``), a JSON, TOML or YAML file (``from_file``), or, as ``msrgan train`` does, from
+the defaults < a config file < the flags given (``resolve``); ``to_dict`` gives the same keys back,
+and ``run_record`` the subset that ``train_config.json`` records.
+
+Example:
+    >>> options = TrainOptions(count=8, size=64, pretrain_steps=4, gan_steps=0, out="runs/tiny")
+    >>> options.batch_size, options.replace(batch_size=4).batch_size
+    (16, 4)
+    >>> TrainOptions.from_dict(options.to_dict()) == options
+    True
 """
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from msrgan.errors import UsageError
+from msrgan.training.runs import run_folder
 
 SYNTHETIC_COUNT = 64  # synthetic fields drawn when --count is not given
 # Settings a --resume may change: more adversarial steps, logging, compilation and scale-out. Any
@@ -17,37 +30,192 @@ SYNTHETIC_COUNT = 64  # synthetic fields drawn when --count is not given
 # since the resumed run would no longer continue the same training.
 RESUMABLE_CHANGES = frozenset({"gan_steps", "checkpoint_every", "log_every", "verbose", "tensorboard", "grid_images",
                                "out", "jit_compile", "distribute", "coordinator", "num_processes", "process_id"})
+# How this invocation treats OUT, not part of the run: never recorded in train_config.json.
+NOT_RECORDED = ("overwrite", "resume")
+JIT_VALUES = ("auto", "on", "off", "true", "false", "1", "0", "yes", "no")
 
-DEFAULTS = {
+
+@dataclasses.dataclass(frozen=True)
+class TrainOptions:
+    """Every setting of a training run; ``msrgan train --help`` says what each one does.
+
+    Values are checked and converted when the options are made (``3.0`` for an integer setting
+    becomes ``3``, a path becomes a string); a wrong one raises ``UsageError`` (a ``ValueError``)
+    naming the setting and the value, and a ``ValueError`` naming the file too when it came from one.
+    Frozen: ``replace(**changes)`` makes checked new options.
+    """
+
     # data
-    "data": "synthetic", "data_params": None, "count": None, "size": 256, "channels": 3, "bit_depth": 8, "seed": 0,
-    "val_fraction": 0.1,
-    "val_size": 128, "degradation": "bicubic", "degradation_params": None, "scale": 4, "patch_size": 96,
-    "batch_size": 16, "normalization": "percentile", "augment": True,
+    data: str = "synthetic"  # 'synthetic', 'varied', an image folder or a Hugging Face dataset
+    data_params: dict | None = None  # field parameters of msrgan.data.varied
+    count: int | None = None  # None: SYNTHETIC_COUNT synthetic fields, or every image of a folder or dataset
+    size: int = 256
+    channels: int = 3
+    bit_depth: int = 8
+    seed: int = 0
+    val_fraction: float = 0.1
+    val_size: int = 128
+    degradation: str = "bicubic"
+    degradation_params: dict | None = None
+    scale: int = 4
+    patch_size: int = 96
+    batch_size: int = 16
+    normalization: str = "percentile"
+    augment: bool = True
     # networks
-    "generator": "msrgan-x4", "generator_options": None, "discriminator_filters": 64, "discriminator_dense": 1024,
-    "discriminator_batch_norm": True, "content": "none", "content_layers": None, "layer_weights": None,
-    "criterion": "l2",
-    # losses and optimization
-    "alpha": None, "beta": None, "gamma": None, "adversarial": "lsgan", "g_lr": 1e-4, "d_lr": 1e-3,
-    "pretrain_lr": None, "lr_decay": "constant", "pretrain_steps": 1000, "gan_steps": 1000, "steps_per_epoch": 100, "ema": None,
-    "mixed_precision": None, "loss_scale": 1024.0, "jit_compile": "auto",
+    generator: str = "msrgan-x4"  # a zoo name, or a pretrained folder / Hub id to start from
+    generator_options: dict | None = None  # overrides of the zoo entry's settings
+    discriminator_filters: int = 64
+    discriminator_dense: int = 1024
+    discriminator_batch_norm: bool = True
+    content: str | None = "none"  # NAME[=ARG] of a registered content extractor, or none
+    content_layers: str | list | None = None  # comma-separated string or list of layer names
+    layer_weights: str | list | None = None  # comma-separated string or list of numbers
+    criterion: str = "l2"
+    # losses and optimization (alpha, beta, gamma None: the seed's weights for this configuration)
+    alpha: float | None = None
+    beta: float | None = None
+    gamma: float | None = None
+    adversarial: str = "lsgan"
+    g_lr: float = 1e-4
+    d_lr: float = 1e-3
+    pretrain_lr: float | None = None  # None: g_lr
+    lr_decay: str = "constant"
+    pretrain_steps: int = 1000
+    gan_steps: int = 1000
+    steps_per_epoch: int = 100
+    ema: float | None = None
+    mixed_precision: str | None = None
+    loss_scale: float = 1024.0
+    jit_compile: str | bool = "auto"
     # scale-out
-    "distribute": "none", "coordinator": None, "num_processes": None, "process_id": None,
+    distribute: str = "none"
+    coordinator: str | None = None
+    num_processes: int | None = None
+    process_id: int | None = None
     # outputs
-    "out": None, "overwrite": False, "resume": False, "checkpoint_every": 500, "log_every": 10, "tensorboard": True,
-    "grid_images": 4, "verbose": 1,
-}
+    out: str | None = None
+    overwrite: bool = False
+    resume: bool = False
+    checkpoint_every: int | None = 500  # 0 or None: only the final checkpoint
+    log_every: int = 10
+    tensorboard: bool = True
+    grid_images: int = 4
+    verbose: int = 1
+
+    def __post_init__(self):
+        for name, value in check_values(dataclasses.asdict(self)).items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The settings' names, in the order of the fields."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Name -> default value of every setting (without making and checking options)."""
+        return {f.name: f.default for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def from_dict(cls, values: dict, *, source=None) -> TrainOptions:
+        """Options from ``values`` (setting name -> value; settings not named keep their defaults).
+
+        Args:
+            values: Settings by name; ``-`` and ``_`` alike.
+            source: Where ``values`` came from (a file), named in errors, which are then input
+                errors (``ValueError``) rather than usage errors.
+
+        Raises:
+            ValueError: naming an unknown setting (and ``source``), or a value that does not fit.
+        """
+        values = {str(k).replace("-", "_"): v for k, v in values.items()}
+        _refuse_unknown(values, source)
+        from msrgan.training.config import origins
+
+        return cls(**check_values(values, origins({}, values, source) if source is not None else None))
+
+    @classmethod
+    def from_file(cls, path) -> TrainOptions:
+        """Options from a ``.json``, ``.toml`` or ``.yaml``/``.yml`` file of settings (a run's
+        ``train_config.json`` too); errors name the setting and the file."""
+        return cls.from_dict(read_options_file(path), source=path)
+
+    @classmethod
+    def resolve(cls, flags: dict, config=None) -> TrainOptions:
+        """``msrgan train``'s options: the defaults < the config file ``config`` < the ``flags`` given.
+
+        Args:
+            flags: Setting name -> value; None for a flag not given (other keys are ignored).
+            config: The ``--config`` file, or None.
+
+        OUT is ``flags["out"]``, else the folder of a run's own ``train_config.json``
+        (``run_folder``). A wrong value raises an error naming the setting, where it came from (the
+        flag or the file) and the value: ``UsageError`` for a flag, ``ValueError`` for the file.
+        """
+        from msrgan.training.config import origins
+
+        file_values = read_options_file(config) if config else None
+        given = {k: v for k, v in flags.items() if k in _FIELDS and v is not None}
+        values = {**(file_values or {}), **given}
+        values["out"] = run_folder(config, file_values, given.get("out"))
+        return cls(**check_values(values, origins(flags, file_values, config)))
+
+    def replace(self, **changes) -> TrainOptions:
+        """A copy with ``changes``, checked."""
+        _refuse_unknown(changes, None)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Name -> value of every setting (a copy); ``from_dict`` makes the same options from it."""
+        return dataclasses.asdict(self)
+
+    def run_record(self) -> dict[str, Any]:
+        """The settings ``train_config.json`` records: ``to_dict()`` less ``NOT_RECORDED``."""
+        return {k: v for k, v in self.to_dict().items() if k not in NOT_RECORDED}
 
 
-# Everything a run writes into OUT; --overwrite replaces exactly these entries (other files stay).
-RUN_ENTRIES = ("checkpoints", "logs", "grids", "discriminator", "training.json", "train_config.json",
-               "config.json", "model.safetensors", "README.md")
-RUN_MARKERS = ("config.json", "checkpoints", "training.json", "train_config.json", "logs")  # OUT holds a run
+_FIELDS = frozenset(TrainOptions.names())
+
+
+def _refuse_unknown(values: dict, source) -> None:
+    import difflib
+
+    unknown = sorted(set(values) - _FIELDS)
+    if not unknown:
+        return
+    close = {k: difflib.get_close_matches(k, sorted(_FIELDS), n=1) for k in unknown}
+    hints = [f"{k!r}" + (f" (did you mean {close[k][0]!r}?)" if close[k] else "") for k in unknown]
+    where = f" in {source}" if source is not None else ""
+    known = "" if all(close.values()) else f": {', '.join(sorted(_FIELDS))}"
+    raise ValueError(f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(hints)}{where}; the settings are "
+                     f"msrgan train's long flag names{known}")
+
+
+def read_options_file(path) -> dict:
+    """The settings of a ``.json``, ``.toml`` or ``.yaml`` file, ``_`` for ``-``; an unknown one is
+    an error naming it and the file.
+
+    YAML reads ``1e-4`` (no dot) as a string: such a string is taken as the number for a number setting.
+    """
+    import re
+    from pathlib import Path
+
+    from msrgan.training.config import load_config_file
+
+    values = load_config_file(path)
+    _refuse_unknown(values, path)
+    if Path(path).suffix.lower() in (".yaml", ".yml"):
+        number = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+        floats = {n for n, s in train_settings().items() if s.kind is float}
+        values = {k: float(v) if k in floats and isinstance(v, str) and number.fullmatch(v.strip()) else v
+                  for k, v in values.items()}
+    return values
 
 
 def train_settings() -> dict:
-    """The type and range of every numeric, boolean and choice setting (``msrgan.training.config.Setting``)."""
+    """The type and range of every numeric, boolean, choice and plain string setting
+    (``msrgan.training.config.Setting``)."""
     from msrgan.data.degrade import DEGRADATIONS
     from msrgan.losses import ADVERSARIAL
     from msrgan.training.config import Setting as S
@@ -56,7 +224,7 @@ def train_settings() -> dict:
         return S(int, low)
 
     return {
-        "count": S(int, 1, optional=True), "size": S(int, 32), "channels": S(int, choices=(1, 3, 4)),
+        "data": S(str), "count": S(int, 1, optional=True), "size": S(int, 32), "channels": S(int, choices=(1, 3, 4)),
         "bit_depth": S(int, choices=(8, 16)), "seed": S(int, 0), "val_fraction": S(float, 0, 1, open_low=True,
                                                                                  open_high=True),
         "val_size": S(int, 8), "degradation": S(str, choices=tuple(DEGRADATIONS)), "scale": S(int, choices=(2, 4, 8)),
@@ -70,15 +238,70 @@ def train_settings() -> dict:
         "steps_per_epoch": steps(1), "ema": S(float, 0, 1, optional=True, open_low=True, open_high=True),
         "mixed_precision": S(str, choices=("bfloat16", "float16"), optional=True),
         "loss_scale": S(float, 0, open_low=True), "distribute": S(str, choices=("none", "data-parallel")),
-        "num_processes": S(int, 1, optional=True), "process_id": S(int, 0, optional=True),
-        "checkpoint_every": S(int, 0, optional=True),  # 0 or null: only the final checkpoint "log_every": S(int, 1), "tensorboard": S(bool),
-        "grid_images": S(int, 0), "verbose": S(int, 0, 2), "overwrite": S(bool), "resume": S(bool),
-        "out": S(str, optional=True),
+        "coordinator": S(str, optional=True), "num_processes": S(int, 1, optional=True),
+        "process_id": S(int, 0, optional=True),
+        "checkpoint_every": S(int, 0, optional=True),  # 0 or null: only the final checkpoint
+        "log_every": S(int, 1), "tensorboard": S(bool), "grid_images": S(int, 0), "verbose": S(int, 0, 2),
+        "overwrite": S(bool), "resume": S(bool), "out": S(str, optional=True),
     }
 
 
+def _raiser(origin):
+    """``refuse(name, message)``: a usage error, or an input error (``ValueError``) when the value
+    came from a config file (``origin`` as for ``check_settings``)."""
+
+    def refuse(name: str, message: str):
+        where = origin(name) if origin is not None else None
+        error = ValueError if where is not None and where.startswith("config file") else UsageError
+        raise error(f"{message}{f' (from {where})' if where else ''}")
+
+    return refuse
+
+
+def check_values(values: dict, origin=None) -> dict:
+    """``values`` (settings by name) checked and converted; the one place where settings are checked.
+
+    Args:
+        values: Settings by name (a subset: only those given are checked, with the defaults for
+            the checks that combine settings).
+        origin: ``origin(name) -> str``, where a value came from, for the message
+            (``msrgan.training.config.origins``).
+
+    Raises:
+        UsageError (a ValueError): naming the setting, where it came from, what it must be and the
+            value; a plain ValueError (an input error) when the value came from a config file.
+    """
+    import os
+
+    from msrgan.training.config import check_settings
+
+    refuse = _raiser(origin)
+    out = {k: os.fspath(v) if k in ("data", "out") and isinstance(v, os.PathLike) else v for k, v in values.items()}
+    for name in ("data_params", "degradation_params", "generator_options"):
+        value = out.get(name)
+        if value is not None and not (isinstance(value, dict) and all(isinstance(k, str) for k in value)):
+            refuse(name, f"setting {name} must be a table of KEY = VALUE settings (or null), got {value!r}")
+    for name, kind in (("content_layers", str), ("layer_weights", (int, float))):
+        value = out.get(name)
+        if isinstance(value, tuple):
+            out[name] = value = list(value)
+        if not (value is None or isinstance(value, str) or (isinstance(value, list) and all(
+                isinstance(v, kind) and not isinstance(v, bool) for v in value))):
+            what = "layer names" if kind is str else "numbers"
+            refuse(name, f"setting {name} must be a comma-separated string or a list of {what} (or null), "
+                         f"got {value!r}")
+    jit = out.get("jit_compile", "auto")
+    if not (isinstance(jit, bool) or (isinstance(jit, str) and jit.lower() in JIT_VALUES)):
+        refuse("jit_compile", f"setting jit_compile must be auto, on or off (or true/false), got {jit!r}")
+    out = check_settings(out, train_settings(), origin)
+    check_options({**TrainOptions.defaults(), **out}, origin)
+    return out
+
+
 def check_options(opt: dict, origin) -> None:
-    """Refuses degradation parameters or a content extractor that no run takes, before anything is read.
+    """Refuses settings that no run takes together, before anything is read: degradation
+    parameters the degradation does not take, an unknown content extractor or one without its
+    argument, and multi-host settings without ``distribute='data-parallel'``.
 
     A usage error (``UsageError``) when the value came from a flag, an input error (``ValueError``)
     when it came from a config file (``origin`` as for ``check_settings``).
@@ -86,78 +309,21 @@ def check_options(opt: dict, origin) -> None:
     from msrgan.data.degrade import degradation_params
     from msrgan.models.extractors import EXTRACTORS
 
-    def refuse(name: str, message: str):
-        where = origin(name)
-        raise (ValueError if where.startswith("config file") else UsageError)(f"{message} (from {where})")
-
+    refuse = _raiser(origin)
     try:
         degradation_params(opt["degradation"], int(opt["scale"]), **(opt["degradation_params"] or {}))
     except ValueError as exc:
-        refuse("degradation_params", f"degradation {opt['degradation']!r}: {exc}")
+        refuse("degradation_params", f"setting degradation_params {opt['degradation_params']!r} of degradation "
+                                     f"{opt['degradation']!r}: {exc}")
     kind, _, arg = str(opt["content"] or "none").partition("=")
     if kind.lower() != "none" and (kind not in EXTRACTORS or (EXTRACTORS[kind].needs_arg and not arg)):
-        refuse("content", f"content extractor {opt['content']!r}: use "
+        refuse("content", f"setting content {opt['content']!r}: use "
                           + ", ".join(EXTRACTORS.describe(n) for n in EXTRACTORS) + " or none")
-
-
-def run_folder(config_path, file_config: dict | None, out_flag) -> str | None:
-    """OUT of a run: ``--out`` when given; else, for a run's own ``train_config.json``, the folder it lies in.
-
-    A config file that records an ``out`` other than its own folder (a run copied with ``cp -r``) is
-    refused unless ``--out`` says where to write: resuming through it must never write into the
-    original run.
-    """
-    from pathlib import Path
-
-    if out_flag is not None:
-        return str(out_flag)
-    recorded = (file_config or {}).get("out")
-    if recorded is None:
-        raise UsageError("--out is required: the folder of the trained generator, logs and checkpoints")
-    folder = Path(config_path).resolve().parent
-    if Path(str(recorded)).expanduser().resolve() != folder:
-        raise ValueError(f"{config_path} records out={recorded!r} but lies in {folder} (a copied run?); pass "
-                         f"--out {folder} to use the run in this folder, or --out {recorded} for the original")
-    return str(folder)
-
-
-def prepare_out(out, opt) -> bool:
-    """Refuses an OUT that cannot take this run; True when it holds an earlier run to replace (--overwrite).
-
-    Nothing is written or removed here: the earlier run is replaced only when the new one has finished.
-    """
-    from msrgan.training.callbacks import latest_checkpoint, read_checkpoint_state
-
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"--out {out} is a file, not a folder")
-    if opt["resume"]:
-        latest = latest_checkpoint(out / "checkpoints")
-        if latest is None:
-            raise FileNotFoundError(f"--resume: {out / 'checkpoints'} holds no checkpoint to continue from")
-        read_checkpoint_state(latest)  # a truncated checkpoint is named before anything is written
-        return False
-    if not out.exists() or not any((out / n).exists() for n in RUN_MARKERS):
-        return False
-    if not opt["overwrite"]:
-        raise FileExistsError(f"{out} already holds a training run; pass --overwrite to replace it or --resume to "
-                              "continue it")
-    return True
-
-
-def replace_run(stage, out) -> None:
-    """Moves the finished run in ``stage`` into ``out`` in place of the earlier run's entries (``RUN_ENTRIES``)."""
-    import os
-
-    from zoo.files import discard, partial_path
-
-    old = partial_path(out / "replaced-run", directory=True)
-    for name in RUN_ENTRIES:
-        if (out / name).exists():
-            os.replace(out / name, old / name)
-    for entry in sorted(stage.iterdir()):
-        os.replace(entry, out / entry.name)
-    discard(stage)
-    discard(old)
+    multi = [k for k in ("coordinator", "num_processes", "process_id") if opt[k] is not None]
+    if multi and opt["distribute"] != "data-parallel":
+        refuse(multi[0], f"setting{'s' if len(multi) > 1 else ''} {'/'.join(multi)} "
+                         f"(--{'/--'.join(k.replace('_', '-') for k in multi)}) need{'' if len(multi) > 1 else 's'} "
+                         f"--distribute data-parallel, got distribute {opt['distribute']!r}")
 
 
 def csv_list(value, cast=str):

@@ -1,22 +1,23 @@
-"""The training pipeline of ``msrgan train``, as a library function: ``train_msrgan(options)``.
+"""The training pipeline of ``msrgan train``, as a library function: ``train(options)``.
 
-``options`` is a dict of the settings in ``msrgan.training.options.DEFAULTS`` (checked with
-``check_settings(options, train_settings())``, as the command does). The networks are built and
-the content extractor loaded before the output folder is touched; the run is written beside OUT
-and swapped in when complete, so an earlier run survives a failure.
+``options`` is a ``msrgan.training.options.TrainOptions``, checked when it was made. The networks
+are built and the content extractor loaded before the output folder is touched; the run is written
+beside OUT and swapped in when complete, so an earlier run survives a failure.
 
 Example:
-    >>> from msrgan.training.options import DEFAULTS
-    >>> from msrgan.training.pipeline import train_msrgan
-    >>> result = train_msrgan({**DEFAULTS, "count": 4, "size": 32, "patch_size": 16,
-    ...                        "pretrain_steps": 2, "gan_steps": 0, "out": "runs/tiny"})  # doctest: +SKIP
+    >>> from msrgan.training.options import TrainOptions
+    >>> from msrgan.training.pipeline import train
+    >>> options = TrainOptions(count=4, size=32, patch_size=16, pretrain_steps=2, gan_steps=0, out="runs/tiny")
+    >>> result = train(options)  # doctest: +SKIP
+    >>> print(result["table"])  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from msrgan.errors import UsageError
-from msrgan.training.options import (RESUMABLE_CHANGES, SYNTHETIC_COUNT, csv_list, prepare_out, replace_run,
-                                    train_settings)
+from msrgan.training.options import RESUMABLE_CHANGES, SYNTHETIC_COUNT, TrainOptions, csv_list
+from msrgan.training.runs import prepare_out, replace_run
+
 
 def build_generator(spec: str, channels: int, scale: int, options: dict | None):
     """A generator from a zoo name (with overrides), or loaded from a pretrained folder / Hub id.
@@ -47,25 +48,19 @@ def build_generator(spec: str, channels: int, scale: int, options: dict | None):
     return g
 
 
-def _distribution(opt: dict):
-    """Sets up ``--distribute`` before any network is built; returns the distribution or None."""
-    mode = str(opt["distribute"] or "none")
-    multi = {k: opt[k] for k in ("coordinator", "num_processes", "process_id") if opt[k] is not None}
-    if mode == "none":
-        if multi:
-            raise UsageError(f"--{'/--'.join(k.replace('_', '-') for k in multi)} need --distribute data-parallel")
+def _distribution(options: TrainOptions):
+    """Sets up ``distribute`` before any network is built; returns the distribution or None."""
+    if options.distribute == "none":
         return None
-    if mode != "data-parallel":
-        raise UsageError(f"--distribute must be 'none' or 'data-parallel', got {mode!r}")
     from msrgan.training.distribute import check_global_batch, enable_data_parallel
 
     try:  # another backend than JAX, an incomplete multi-host set-up: the command line does not fit
-        distribution = enable_data_parallel(coordinator=opt["coordinator"], num_processes=opt["num_processes"],
-                                            process_id=opt["process_id"])
+        distribution = enable_data_parallel(coordinator=options.coordinator, num_processes=options.num_processes,
+                                            process_id=options.process_id)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     try:
-        check_global_batch(int(opt["batch_size"]), distribution)
+        check_global_batch(options.batch_size, distribution)
     except ValueError as exc:
         import keras
 
@@ -91,84 +86,89 @@ def seed_loss_weights(extractor, patch_size: int, channels: int):
     return LossWeights.from_seed(n_pix, max(n_feat, 1))
 
 
-def train_msrgan(opt: dict) -> dict:
-    """Runs a whole ``msrgan train`` from resolved options; returns a summary (and a printable ``table``)."""
+def train(options: TrainOptions) -> dict:
+    """Runs a whole training (``msrgan train``); returns a summary (and a printable ``table``).
+
+    Args:
+        options: The run's settings; ``options.out`` is required.
+
+    Returns:
+        The summary written to ``OUT/training.json`` (backend, steps, losses, validation scores,
+        data), its ``history``, and ``table``: the final validation against bicubic, as text.
+    """
     import dataclasses
     import time
     from pathlib import Path
 
     import keras
 
-    from msrgan.convention import check_channels, check_scale
     from msrgan.data import load_source
     from msrgan.data.patches import PatchDataset, validation_pairs
     from msrgan.models import Discriminator, load_extractor
-    from msrgan.training.config import check_settings, data_count, load_config_file, parse_jit, set_precision
+    from msrgan.training.config import data_count, load_config_file, parse_jit, set_precision
     from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION
     from msrgan.training.gan import MSRGAN
     from msrgan.training.trainer import PretrainSchedule
 
+    if not isinstance(options, TrainOptions):
+        raise TypeError(f"options must be TrainOptions (TrainOptions.from_dict makes them from a dict), "
+                        f"got {type(options).__name__}")
     t0 = time.time()
-    opt = check_settings(opt, train_settings())
-    if not opt["out"]:
+    o = options
+    if not o.out:
         raise UsageError("out is required: the folder of the trained generator, logs and checkpoints")
-    out = Path(opt["out"])
-    replace = prepare_out(out, opt)
-    channels = check_channels(int(opt["channels"]), name="--channels")
-    scale = check_scale(int(opt["scale"]), name="--scale")
-    if opt["resume"] and (out / "train_config.json").is_file():
-        saved = load_config_file(out / "train_config.json")
-        changed = sorted(k for k in saved if k not in RESUMABLE_CHANGES and k in opt and saved[k] != opt[k])
+    out = Path(o.out)
+    replace = prepare_out(out, resume=o.resume, overwrite=o.overwrite)
+    channels, scale, patch = o.channels, o.scale, o.patch_size
+    if o.resume and (out / "train_config.json").is_file():
+        saved, current = load_config_file(out / "train_config.json"), o.to_dict()
+        changed = sorted(k for k in saved if k not in RESUMABLE_CHANGES and k in current and saved[k] != current[k])
         if changed:
             raise ValueError(f"--resume: settings {changed} differ from the run in {out}; resume with the same "
                              "settings (--config OUT/train_config.json)")
-    distribution = _distribution(opt)
-    policy = set_precision(opt["mixed_precision"])
-    keras.utils.set_random_seed(int(opt["seed"]))
+    distribution = _distribution(o)
+    policy = set_precision(o.mixed_precision)
+    keras.utils.set_random_seed(o.seed)
 
     # Data: split by image, so validation fields are never trained on.
-    src = load_source(opt["data"], channels=channels, count=data_count(opt["data"], opt["count"], SYNTHETIC_COUNT),
-                      size=opt["size"], seed=opt["seed"], field_params=opt["data_params"],
-                      bit_depth=opt["bit_depth"])
+    src = load_source(o.data, channels=channels, count=data_count(o.data, o.count, SYNTHETIC_COUNT), size=o.size,
+                      seed=o.seed, field_params=o.data_params, bit_depth=o.bit_depth)
     # Labels play no part in super-resolution: a plain (not class-stratified) split.
-    train_src, val_src = dataclasses.replace(src, labels=None).split(opt["val_fraction"], seed=opt["seed"])
-    patch = int(opt["patch_size"])
-    train_ds = PatchDataset(train_src.images, patch_size=patch, scale=scale, batch_size=int(opt["batch_size"]),
-                            degradation=opt["degradation"], degradation_params=opt["degradation_params"],
-                            augment=bool(opt["augment"]), normalization=opt["normalization"],
-                            steps_per_epoch=int(opt["steps_per_epoch"]), seed=int(opt["seed"]))
+    train_src, val_src = dataclasses.replace(src, labels=None).split(o.val_fraction, seed=o.seed)
+    train_ds = PatchDataset(train_src.images, patch_size=patch, scale=scale, batch_size=o.batch_size,
+                            degradation=o.degradation, degradation_params=o.degradation_params, augment=o.augment,
+                            normalization=o.normalization, steps_per_epoch=o.steps_per_epoch, seed=o.seed)
     side = min(min(im.shape[:2]) for im in val_src.images)
-    val_side = min(int(opt["val_size"]), side)
+    val_side = min(o.val_size, side)
     val_side -= val_side % scale
-    val_lr, val_hr = validation_pairs(val_src.images, scale=scale, patch_size=val_side,
-                                      degradation=opt["degradation"], degradation_params=opt["degradation_params"],
-                                      seed=int(opt["seed"]) + 1, normalization=opt["normalization"])
+    val_lr, val_hr = validation_pairs(val_src.images, scale=scale, patch_size=val_side, degradation=o.degradation,
+                                      degradation_params=o.degradation_params, seed=o.seed + 1,
+                                      normalization=o.normalization)
 
     # Networks.
-    generator = build_generator(opt["generator"], channels, scale, opt["generator_options"])
+    generator = build_generator(o.generator, channels, scale, o.generator_options)
     discriminator = None
-    if int(opt["gan_steps"]) > 0 and opt["gamma"] != 0:
-        discriminator = Discriminator(channels=channels, filters=int(opt["discriminator_filters"]),
-                                      dense_units=int(opt["discriminator_dense"]),
-                                      batch_norm=bool(opt["discriminator_batch_norm"]))
+    if o.gan_steps > 0 and o.gamma != 0:
+        discriminator = Discriminator(channels=channels, filters=o.discriminator_filters,
+                                      dense_units=o.discriminator_dense, batch_norm=o.discriminator_batch_norm)
     extractor = None
-    content = str(opt["content"] or "none")
+    content = str(o.content or "none")
     if content.lower() != "none":
-        extractor = load_extractor(content, channels=channels, layers=csv_list(opt["content_layers"]))
-    gan = MSRGAN(generator, discriminator, extractor, layer_weights=csv_list(opt["layer_weights"], float),
-                 criterion=opt["criterion"], ema_decay=opt["ema"])
-    pretrain_lr = opt["pretrain_lr"] if opt["pretrain_lr"] is not None else opt["g_lr"]
-    schedule = PretrainSchedule(float(pretrain_lr), int(opt["pretrain_steps"]), decay=opt["lr_decay"],
-                                final_fraction=0.2 if opt["lr_decay"] == "step" else 0.05)
+        extractor = load_extractor(content, channels=channels, layers=csv_list(o.content_layers))
+    gan = MSRGAN(generator, discriminator, extractor, layer_weights=csv_list(o.layer_weights, float),
+                 criterion=o.criterion, ema_decay=o.ema)
+    pretrain_lr = o.pretrain_lr if o.pretrain_lr is not None else o.g_lr
+    schedule = PretrainSchedule(pretrain_lr, o.pretrain_steps, decay=o.lr_decay,
+                                final_fraction=0.2 if o.lr_decay == "step" else 0.05)
     seed_weights = seed_loss_weights(extractor, patch, channels)
-    beta = opt["beta"] if opt["beta"] is not None else seed_weights.beta
-    gamma = opt["gamma"] if opt["gamma"] is not None else seed_weights.gamma
+    beta = o.beta if o.beta is not None else seed_weights.beta
+    gamma = o.gamma if o.gamma is not None else seed_weights.gamma
     # Phase 2 starts with fresh Adam moments for G (its own optimizer), as SRGAN starts from SRResNet.
-    gan.compile(keras.optimizers.Adam(float(opt["g_lr"])), keras.optimizers.Adam(float(opt["d_lr"])),
+    gan.compile(keras.optimizers.Adam(o.g_lr), keras.optimizers.Adam(o.d_lr),
                 pretrain_optimizer=keras.optimizers.Adam(schedule),
-                alpha=opt["alpha"] if opt["alpha"] is not None else 1.0, beta=beta, gamma=gamma,
-                adversarial=opt["adversarial"], jit_compile=parse_jit(opt["jit_compile"]),
-                loss_scale=float(opt["loss_scale"]) if opt["mixed_precision"] == "float16" else None,
+                alpha=o.alpha if o.alpha is not None else 1.0, beta=beta, gamma=gamma,
+                adversarial=o.adversarial, jit_compile=parse_jit(o.jit_compile),
+                loss_scale=o.loss_scale if o.mixed_precision == "float16" else None,
                 sample_shape=(patch // scale, patch // scale))
 
     # Everything that can fail on bad settings has run: only now is OUT touched. A run replacing an
@@ -177,7 +177,7 @@ def train_msrgan(opt: dict) -> dict:
 
     work = partial_path(out / "run", directory=True) if replace else out
     try:
-        summary, scores = _fit_and_save(gan, train_ds, opt, work=work, val_lr=val_lr, val_hr=val_hr,
+        summary, scores = _fit_and_save(gan, train_ds, o, work=work, val_lr=val_lr, val_hr=val_hr,
                                         scale=scale, val_side=val_side, src=src, train_src=train_src,
                                         val_src=val_src, extractor=extractor, content=content,
                                         discriminator=discriminator, distribution=distribution, policy=policy, t0=t0)
@@ -197,7 +197,13 @@ def train_msrgan(opt: dict) -> dict:
     return {**summary, "table": table, "history": history}
 
 
-def _fit_and_save(gan, train_ds, opt, *, work, val_lr, val_hr, scale, val_side, src, train_src, val_src, extractor,
+def train_msrgan(options: TrainOptions | dict) -> dict:
+    """``train``, also taking the settings as a dict (``TrainOptions.from_dict``; missing ones keep
+    their defaults), as scripts written before ``TrainOptions`` do."""
+    return train(options if isinstance(options, TrainOptions) else TrainOptions.from_dict(options))
+
+
+def _fit_and_save(gan, train_ds, o: TrainOptions, *, work, val_lr, val_hr, scale, val_side, src, train_src, val_src, extractor,
                   content, discriminator, distribution, policy, t0):
     """Trains both phases with the run's callbacks, writing into ``work``; returns (summary, final scores)."""
     import time
@@ -211,18 +217,18 @@ def _fit_and_save(gan, train_ds, opt, *, work, val_lr, val_hr, scale, val_side, 
 
     # Callbacks: validation first (it adds val_* to the epoch logs), then the loggers.
     logs_dir = work / "logs"
-    tensorboard = TensorBoardLogs(logs_dir, every=int(opt["log_every"])) if opt["tensorboard"] else None
+    tensorboard = TensorBoardLogs(logs_dir, every=o.log_every) if o.tensorboard else None
     monitor = ValidationMonitor(val_lr, val_hr, scale=scale, grid_dir=work / "grids",
-                                grid_images=int(opt["grid_images"]), tensorboard=tensorboard)
+                                grid_images=o.grid_images, tensorboard=tensorboard)
     callbacks = [monitor] + ([tensorboard] if tensorboard is not None and tensorboard.available else [])
-    config_to_save = {k: v for k, v in opt.items() if k not in ("overwrite", "resume", "config")}
+    config_to_save = o.run_record()
     write_config(work / "train_config.json", config_to_save)
 
-    history = train_gan(gan, train_ds, pretrain_steps=int(opt["pretrain_steps"]), gan_steps=int(opt["gan_steps"]),
-                        steps_per_epoch=int(opt["steps_per_epoch"]), callbacks=callbacks,
-                        checkpoint_dir=work / "checkpoints", checkpoint_every=opt["checkpoint_every"],
-                        resume=bool(opt["resume"]), log_dir=logs_dir, log_every=int(opt["log_every"]),
-                        verbose=int(opt["verbose"]),
+    history = train_gan(gan, train_ds, pretrain_steps=o.pretrain_steps, gan_steps=o.gan_steps,
+                        steps_per_epoch=o.steps_per_epoch, callbacks=callbacks,
+                        checkpoint_dir=work / "checkpoints", checkpoint_every=o.checkpoint_every,
+                        resume=o.resume, log_dir=logs_dir, log_every=o.log_every,
+                        verbose=o.verbose,
                         checkpoint_extra={"train_config": config_to_save})
 
     # Final validation of the saved generator (the EMA one when kept).
@@ -235,23 +241,23 @@ def _fit_and_save(gan, train_ds, opt, *, work, val_lr, val_hr, scale, val_side, 
     last = history[-1] if history else {}
     summary = {
         "backend": keras.backend.backend(), "dtype_policy": policy, "seconds": round(seconds, 1), "steps": gan.step,
-        "pretrain_steps": int(opt["pretrain_steps"]), "gan_steps": int(opt["gan_steps"]),
+        "pretrain_steps": o.pretrain_steps, "gan_steps": o.gan_steps,
         "final_epoch": {k: v for k, v in last.items() if isinstance(v, (int, float, str))},
         "validation": {"msrgan": scores["msrgan"], "bicubic": scores["bicubic"], "images": scores["images"],
                        "crop": val_side, "convention": f"{PSNR_CONVENTION}; {SSIM_CONVENTION}"},
         "losses": {"alpha": gan.alpha, "beta": gan.beta, "gamma": gan.gamma, "adversarial": gan.adversarial,
                    "criterion": gan.criterion, "layer_weights": gan.layer_weights,
                    "content": content, "content_layers": list(extractor.layer_names) if extractor else []},
-        "data": {"spec": opt["data"], "kind": src.kind, "train_images": len(train_src), "val_images": len(val_src),
+        "data": {"spec": o.data, "kind": src.kind, "train_images": len(train_src), "val_images": len(val_src),
                  "patches": train_ds.get_config()},
-        "ema": opt["ema"], "seed": int(opt["seed"]),
-        "distribute": {"mode": str(opt["distribute"] or "none"),
+        "ema": o.ema, "seed": o.seed,
+        "distribute": {"mode": o.distribute,
                        "devices": int(distribution.device_mesh.devices.size) if distribution is not None else 1},
     }
-    # _check_out has already refused to touch an existing run without --overwrite or --resume.
+    # prepare_out has already refused to touch an existing run without --overwrite or --resume.
     card_metrics = {"psnr": scores["msrgan"]["psnr"], "ssim": scores["msrgan"]["ssim"],
                     "bicubic_psnr": scores["bicubic"]["psnr"], "bicubic_ssim": scores["bicubic"]["ssim"]}
-    evaluation = {"data": str(opt["data"]), "split": "validation (held out by image)", "images": scores["images"],
+    evaluation = {"data": o.data, "split": "validation (held out by image)", "images": scores["images"],
                   "crop": val_side}
     final.save_pretrained(work, metadata={"training": summary, "metrics": card_metrics, "evaluation": evaluation},
                           overwrite=True)
