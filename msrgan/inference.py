@@ -9,8 +9,8 @@ width), not by the image size; ``upscale_stack_to_file`` writes a whole stack to
 The work is done by:
 
 - ``msrgan.tile_plan``: how tiles are laid out, overlap and blend (``plan_tiles``, ``TilePlan``);
-- ``msrgan.tile_codec``: the intensity mapping (per-channel 2 / 99.8 percentiles by default, with
-  the exact inverse back to the input's dtype);
+- ``msrgan.tile_codec``: the intensity mapping, a fitted ``msrgan.data.normalize.Normalizer``
+  (per-channel 2 / 99.8 percentiles by default, with the exact inverse back to the input's dtype);
 - ``msrgan.tiling``: input checks, the model call (``predict_batch``, the single forward-pass
   entry point) and the blended tile stream (``iter_upscaled_tiles``).
 
@@ -85,10 +85,11 @@ def upscale(image, model, tile: int | None = None, overlap: int | None = None, b
             ``receptive_margin`` (see ``default_overlap``), which makes the result equal to a
             whole-image pass up to float rounding.
         batch_size: Tiles per model call.
-        normalization: ``"percentile"`` (per channel, 2 / 99.8 percentiles of the whole image,
-            exact inverse; the default), ``(pmin, pmax)``, a fitted
-            ``msrgan.data.normalize.Normalization``, ``"range"`` (divide by 255 / 65535, the
-            training convention for 8/16-bit data) or ``"none"`` (float input already in [0, 1]).
+        normalization: A name of ``msrgan.data.normalize.NORMALIZATIONS``: ``"percentile"`` (per
+            channel, 2 / 99.8 percentiles of the whole image, exact inverse; the default), ``"unit"``
+            (divide by 255 / 65535, the training convention for 8/16-bit data; ``"range"`` is the same)
+            or ``"none"`` (float input already in [0, 1]); or ``(pmin, pmax)``, a fitted
+            ``msrgan.data.normalize.Normalization``, or a ``Normalizer``.
         channels_map: Input channel indices fed to the model in its order, e.g. ``(2, 1, 0)``,
             ``(1, 3, 0)`` (4-channel CYTO2017 image into an RGB-merge model) or ``(0, 0, 0)``.
         blend: Width in LR pixels of the raised-cosine zone shared by neighbouring tiles.
@@ -161,13 +162,13 @@ def upscale_to_tiff(image, model, path: str | os.PathLike, *, tile: int | None =
         raise ValueError(f"{path}: upscale_to_tiff writes .tif/.tiff files")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (or --overwrite) to replace it")
-    model, x, _, plan, codec = prepare_run(image, model, tile=tile, overlap=overlap, blend=blend,
-                                           normalization=normalization, channels_map=channels_map, name=name,
-                                           batch_size=batch_size)
+    model, x, _, plan, normalizer = prepare_run(image, model, tile=tile, overlap=overlap, blend=blend,
+                                                normalization=normalization, channels_map=channels_map, name=name,
+                                                batch_size=batch_size)
     channels = int(model.channels)
     shape = plan.output_shape + ((channels,) if channels > 1 else ())
     tile_shape = tuple(16 * math.ceil(v / 16) for v in plan.block)
-    blocks = iter_blocks(model, x, plan, codec, batch_size, progress, f"upscale {name}")
+    blocks = iter_blocks(model, x, plan, normalizer, batch_size, progress, f"upscale {name}")
 
     def tiles():
         for _, _, block in blocks:

@@ -3,7 +3,7 @@
 ``upscale_image`` is the 2-D case of ``msrgan.inference.upscale``; ``iter_upscaled_tiles`` its
 streaming form, which ``msrgan.inference.upscale_to_tiff`` and the stack writers
 (``msrgan.planes``, ``msrgan.omezarr``) consume block by block. The tile layout is
-``msrgan.tile_plan``, the intensity mapping ``msrgan.tile_codec``.
+``msrgan.tile_plan``, the intensity mapping ``msrgan.tile_codec`` (a fitted ``Normalizer``).
 
 Every forward pass goes through ``predict_batch``, the one place to swap in a faster
 inference path.
@@ -16,7 +16,8 @@ from typing import Iterator
 
 import numpy as np
 
-from msrgan.tile_codec import TileCodec, make_codec
+from msrgan.data.normalize import Normalizer
+from msrgan.tile_codec import make_codec
 from msrgan.tile_plan import DEFAULT_BLEND, TilePlan, default_overlap, plan_tiles
 
 __all__ = [
@@ -155,11 +156,11 @@ def parse_channels_map(channels_map) -> tuple[int, ...]:
 # --------------------------------------------------------------------------------------------
 
 def prepare_run(image, model, *, tile, overlap, blend, normalization, channels_map, name, batch_size=1):
-    """Checks everything before a tile is computed: returns ``(model, x, squeeze, plan, codec)``.
+    """Checks everything before a tile is computed: returns ``(model, x, squeeze, plan, normalizer)``.
 
     ``model`` is loaded (``load_generator``), ``x`` is the ``(H, W, C_model)`` view of ``image``
     (``channels_map`` applied), ``squeeze`` says the output drops its channel axis (``(H, W)`` in,
-    1-channel model), ``plan`` is the ``TilePlan`` and ``codec`` the ``TileCodec``.
+    1-channel model), ``plan`` is the ``TilePlan`` and ``normalizer`` the fitted ``Normalizer``.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -171,11 +172,11 @@ def prepare_run(image, model, *, tile, overlap, blend, normalization, channels_m
         overlap = default_overlap(model)
     plan = plan_tiles(x.shape[:2], scale, tile=tile, overlap=overlap, blend=blend,
                       margin=None if margin is None else int(margin))
-    codec = make_codec(x, normalization, name)
-    return model, x, squeeze, plan, codec
+    normalizer = make_codec(x, normalization, name)
+    return model, x, squeeze, plan, normalizer
 
 
-def iter_blocks(model, x: np.ndarray, plan: TilePlan, codec: TileCodec, batch_size: int,
+def iter_blocks(model, x: np.ndarray, plan: TilePlan, normalizer: Normalizer, batch_size: int,
                 progress: bool, desc: str) -> Iterator[tuple[int, int, np.ndarray]]:
     """Yields ``(row, col, block)`` in row-major order, blocks already in the output dtype.
 
@@ -200,7 +201,7 @@ def iter_blocks(model, x: np.ndarray, plan: TilePlan, codec: TileCodec, batch_si
             batch = np.zeros((eff_batch, plan.tile[0], plan.tile[1], x.shape[-1]), np.float32)
             for k, (j, i) in enumerate(chunk):
                 (y0, y1), (x0, x1) = plan.y.windows[j], plan.x.windows[i]
-                batch[k] = codec.encode(x[y0:y1, x0:x1])
+                batch[k] = normalizer.before(x[y0:y1, x0:x1])
             pred = predict_batch(model, batch)
             expected = (eff_batch, plan.tile[0] * s, plan.tile[1] * s, channels)
             if pred.shape != expected:
@@ -229,7 +230,7 @@ def iter_blocks(model, x: np.ndarray, plan: TilePlan, codec: TileCodec, batch_si
                 if next_band is not None and q.shape[0] > bh:
                     next_band[:, rx0 * s:rx1 * s] += q[bh:]
                 bar.update(1)
-                yield j, i, codec.decode(out)
+                yield j, i, normalizer.after(out)
 
 
 def iter_upscaled_tiles(image, model, *, tile: int | None = None, overlap: int | None = None,
@@ -251,10 +252,10 @@ def iter_upscaled_tiles(image, model, *, tile: int | None = None, overlap: int |
         >>> plan.grid, [b.shape for _, _, b in blocks][:2]
         ((3, 3), [(32, 32, 1), (32, 32, 1)])
     """
-    model, x, _, plan, codec = prepare_run(image, model, tile=tile, overlap=overlap, blend=blend,
+    model, x, _, plan, normalizer = prepare_run(image, model, tile=tile, overlap=overlap, blend=blend,
                                            normalization=normalization, channels_map=channels_map, name=name,
                                            batch_size=batch_size)
-    return plan, iter_blocks(model, x, plan, codec, batch_size, progress, f"upscale {name}")
+    return plan, iter_blocks(model, x, plan, normalizer, batch_size, progress, f"upscale {name}")
 
 
 def upscale_image(image, model, tile: int | None = None, overlap: int | None = None,
@@ -270,11 +271,11 @@ def upscale_image(image, model, tile: int | None = None, overlap: int | None = N
         >>> upscale_image(np.zeros((40, 52), np.uint16), g, tile=36).shape
         (80, 104)
     """
-    model, x, squeeze, plan, codec = prepare_run(image, model, tile=tile, overlap=overlap, blend=blend,
+    model, x, squeeze, plan, normalizer = prepare_run(image, model, tile=tile, overlap=overlap, blend=blend,
                                                  normalization=normalization, channels_map=channels_map,
                                                  name=name, batch_size=batch_size)
     out = np.empty(plan.output_shape + (int(model.channels),), x.dtype)
     bh, bw = plan.block
-    for j, i, block in iter_blocks(model, x, plan, codec, batch_size, progress, f"upscale {name}"):
+    for j, i, block in iter_blocks(model, x, plan, normalizer, batch_size, progress, f"upscale {name}"):
         out[j * bh:j * bh + block.shape[0], i * bw:i * bw + block.shape[1]] = block
     return out[..., 0] if squeeze else out

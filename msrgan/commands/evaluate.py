@@ -9,6 +9,7 @@ from msrgan.errors import UsageError
 
 def register(sub) -> None:
     from msrgan.data.degrade import DEGRADATIONS
+    from msrgan.data.normalize import NORMALIZATIONS
 
     p = sub.add_parser(
         "evaluate",
@@ -47,8 +48,9 @@ def register(sub) -> None:
                         "trained on)")
     p.add_argument("--bit-depth", type=int, default=8, choices=(8, 16), help="synthetic bit depth (default 8)")
     p.add_argument("--split", default="train", help="Hugging Face dataset split (default train)")
-    p.add_argument("--normalization", default="percentile", choices=("percentile", "unit"),
-                   help="HR to [0, 1]: per-image percentiles (training default) or the dtype range")
+    p.add_argument("--normalization", default="percentile", choices=NORMALIZATIONS,
+                   help="HR to [0, 1]: per-image percentiles (training default), the dtype range (unit) or as "
+                        "given (none: float images in [0, 1])")
     p.add_argument("--nucleus-channel", type=int, default=None,
                    help="channel to segment (default: the nucleus channel of the layout)")
     p.add_argument("--min-distance", type=int, default=5, help="watershed: smallest nucleus-centre distance (px)")

@@ -13,6 +13,8 @@ GLOB_CHARS = set("*?[")
 
 
 def register(sub) -> None:
+    from msrgan.data.normalize import NORMALIZATIONS
+
     p = sub.add_parser(
         "upscale",
         help="super-resolve images (files, folders or globs) with a pretrained generator",
@@ -39,8 +41,9 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=2, help="tiles per model call (default 2)")
     p.add_argument("--channels", default=None, metavar="I,J,K",
                    help="input channel indices fed to the model, e.g. 2,1,0 or 1,3,0 (4-channel into RGB)")
-    p.add_argument("--normalization", default="percentile", choices=("percentile", "range", "none"),
-                   help="intensity mapping to the model's [0, 1] (default: per-channel 2/99.8 percentiles)")
+    p.add_argument("--normalization", default="percentile", choices=NORMALIZATIONS,
+                   help="intensity mapping to the model's [0, 1] (default: per-channel 2/99.8 percentiles; "
+                        "unit: the dtype's range, also spelled range; none: float images already in [0, 1])")
     p.add_argument("--axes", default=None, metavar="AXES",
                    help="the input's axes in CARE's letters S,T,C,Z,Y,X (e.g. ZYX, TCYX), overriding the file's "
                         "own; needed when a file does not name them. S, T and Z planes are upscaled one by one")

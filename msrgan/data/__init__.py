@@ -7,7 +7,8 @@ The entry points:
 - ``varied.varied_field(seed)``: HR fields randomised over object scale, structure, background, dynamic
   range, HR noise and bit depth (the presets' training data);
 - ``PatchDataset(images, patch_size=, scale=, ...)``: random ``(lr, hr)`` training batches;
-- ``normalize``/``denormalize``: per-channel percentile normalization with an exact inverse;
+- ``get_normalizer(name)`` -> a ``Normalizer`` (``fit``/``before``/``after``; the kinds are the registry
+  ``NORMALIZATIONS``); ``normalize``/``denormalize``: per-channel percentile normalization with an exact inverse;
 - ``read_image``/``write_image``; ``to_hf_dataset``/``push_dataset``; ``contact_sheet``.
 
 ``patches`` (Keras), ``hf`` (``datasets``), ``folders`` and ``sheet`` are imported on first use of
@@ -21,7 +22,17 @@ import importlib
 from msrgan.data import degrade_random  # noqa: F401  (registers the "random" degradation)
 from msrgan.data.degrade import DEGRADATIONS, degradation_params, degrade
 from msrgan.data.io import IMAGE_SUFFIXES, is_image_file, read_image, write_image
-from msrgan.data.normalize import Normalization, denormalize, fit_normalization, from_unit_range, normalize, to_unit_range
+from msrgan.data.normalize import (
+    NORMALIZATIONS,
+    Normalization,
+    Normalizer,
+    denormalize,
+    fit_normalization,
+    from_unit_range,
+    get_normalizer,
+    normalize,
+    to_unit_range,
+)
 from msrgan.data.source import DataSource, load_source
 
 _LAZY = {
@@ -38,8 +49,9 @@ _LAZY = {
 }
 
 __all__ = [
-    "DEGRADATIONS", "IMAGE_SUFFIXES", "DataSource", "Normalization", "degradation_params", "degrade", "denormalize",
-    "fit_normalization", "from_unit_range", "is_image_file", "load_source", "normalize", "read_image",
+    "DEGRADATIONS", "IMAGE_SUFFIXES", "NORMALIZATIONS", "DataSource", "Normalization", "Normalizer",
+    "degradation_params", "degrade", "denormalize", "fit_normalization", "from_unit_range", "get_normalizer",
+    "is_image_file", "load_source", "normalize", "read_image",
     "to_unit_range", "write_image", *_LAZY,
 ]
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from msrgan.data.normalize import Normalization
+from msrgan.data.normalize import Normalization, normalization_from_counts
 
 HISTOGRAM_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 
@@ -52,31 +52,4 @@ class ChannelHistogram:
 
     def normalization(self, pmin: float, pmax: float) -> Normalization:
         """``fit_normalization(image, pmin, pmax)`` of the image counted so far, exactly."""
-        if not 0 <= pmin < pmax <= 100:
-            raise ValueError(f"percentiles must satisfy 0 <= pmin < pmax <= 100, got pmin={pmin}, pmax={pmax}")
-        q = np.true_divide(np.asarray([pmin, pmax], np.float64), 100)
-        low, high = np.stack([_percentiles(c, q) for c in self.counts], axis=1)
-        # fit_normalization's rule for a flat channel: a unit span, so it maps to a constant.
-        high = np.where(high - low < 1e-12, low + 1.0, high)
-        return Normalization(low, high, self.dtype)
-
-
-def _percentiles(counts: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """``np.percentile(values, 100 * q)`` (linear) of the values whose histogram is ``counts``."""
-    n = int(counts.sum())
-    if n == 0:
-        raise ValueError("the image is empty")
-    # np.quantile's "linear" method (Hyndman & Fan 7): virtual index (n - 1) * q, its floor and the next
-    # index (both the last one at or past the end), weight virtual - floor.
-    virtual = (n - 1) * q
-    prev = np.floor(virtual)
-    prev = np.where(virtual >= n - 1, -1.0, prev)
-    gamma = virtual - prev
-    prev = np.where(prev < 0, n - 1, prev).astype(np.int64)
-    nxt = np.where(virtual >= n - 1, n - 1, prev + 1).astype(np.int64)
-    cum = np.cumsum(counts)
-    a = np.searchsorted(cum, prev, side="right").astype(np.float64)  # the prev-th smallest value
-    b = np.searchsorted(cum, nxt, side="right").astype(np.float64)
-    diff = b - a
-    out = a + diff * gamma
-    return np.where(gamma >= 0.5, b - diff * (1 - gamma), out)  # np.lib's _lerp, both branches
+        return normalization_from_counts(self.counts, pmin, pmax, self.dtype)

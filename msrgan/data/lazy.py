@@ -459,22 +459,6 @@ class LazyImage:
         return f"LazyImage({self.name!r}, shape={self.shape}, dtype={self.dtype}, kind={self.kind!r})"
 
 
-class LazyRange:
-    """``(low, span)`` (float32, per channel) of a lazy image's percentile normalization, as
-    ``PatchDataset`` keeps it for each image; fitted on first use (``low, span = r``), since it takes a
-    pass over the image's file."""
-
-    def __init__(self, image, pmin: float, pmax: float):
-        self.image, self.pmin, self.pmax = image, pmin, pmax
-        self._value = None
-
-    def __iter__(self):
-        if self._value is None:
-            n = self.image.fit_normalization(self.pmin, self.pmax)
-            self._value = (n.low.astype(np.float32), (n.high - n.low).astype(np.float32))
-        return iter(self._value)
-
-
 def is_lazy(image) -> bool:
     """Whether ``image`` reads its pixels on demand (a ``LazyImage`` or alike: ``fit_normalization`` and
     region slicing)."""

@@ -4,8 +4,9 @@ Each batch is computed in NumPy from ``(seed, epoch, index)`` alone, so it is id
 PyTorch and JAX, with one worker or many, threads or processes; ``on_epoch_end`` (called by ``fit``, or
 by hand in a custom loop) moves to the next epoch's draws.
 
-Per sample: pick an image (uniformly), a random ``patch_size`` crop, map it to [0, 1] (per-image
-percentile normalization by default, see ``normalization``), then with ``augment=True`` a random
+Per sample: pick an image (uniformly), a random ``patch_size`` crop, map it to [0, 1] (the
+dataset's ``Normalizer`` fitted on the whole image, per-image percentiles by default, see
+``normalization``), then with ``augment=True`` a random
 horizontal/vertical flip and rot90, optional ``gamma`` and ``brightness`` jitter, and finally
 ``lr = degrade(hr, scale, degradation, **degradation_params)``.
 
@@ -27,10 +28,8 @@ import numpy as np
 
 from msrgan.convention import check_scale
 from msrgan.data.degrade import degradation_params, degrade
-from msrgan.data.lazy import LazyRange, as_image, is_lazy
-from msrgan.data.normalize import DEFAULT_PMAX, DEFAULT_PMIN, fit_normalization
-
-NORMALIZATIONS = ("percentile", "unit", "none")
+from msrgan.data.lazy import as_image, is_lazy
+from msrgan.data.normalize import DEFAULT_PMAX, DEFAULT_PMIN, NORMALIZATIONS, PercentileNormalizer, get_normalizer
 
 
 class PatchDataset(keras.utils.PyDataset):
@@ -49,9 +48,10 @@ class PatchDataset(keras.utils.PyDataset):
         brightness: ``None`` or ``b`` in (0, 1): multiply each HR patch by a factor drawn in ``[1-b, 1+b]``.
         gamma: ``None`` or ``g`` > 0: raise each HR patch to a power drawn log-uniformly in
             ``[exp(-g), exp(g)]``. Brightness and gamma results are clipped to [0, 1].
-        normalization: How HR images reach [0, 1]: ``"percentile"`` (per image and channel, ``pmin``/
-            ``pmax`` percentiles to 0/1, clipped; the microscopy convention), ``"unit"`` (dtype range:
-            uint8 / 255, uint16 / 65535; floats as they are, clipped) or ``"none"`` (floats already in [0, 1]).
+        normalization: How HR images reach [0, 1], a name of ``msrgan.data.normalize.NORMALIZATIONS``
+            (fitted per image, the result clipped): ``"percentile"`` (per image and channel,
+            ``pmin``/``pmax`` percentiles to 0/1; the microscopy convention), ``"unit"`` (dtype range:
+            uint8 / 255, uint16 / 65535; floats as they are) or ``"none"`` (floats already in [0, 1]).
         pmin, pmax: Percentiles of the ``"percentile"`` normalization.
         steps_per_epoch: Batches per epoch (``len(ds)``).
         seed: Seed of all random draws.
@@ -97,7 +97,8 @@ class PatchDataset(keras.utils.PyDataset):
         if gamma is not None and not float(gamma) > 0:
             raise ValueError(f"gamma must be > 0 or None, got gamma={gamma!r}")
         if normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got normalization={normalization!r}")
+            raise ValueError(f"normalization must be one of {tuple(NORMALIZATIONS)}, got normalization={normalization!r}")
+        normalization = NORMALIZATIONS.canonical(normalization)
         self.augment = bool(augment)
         self.brightness = None if brightness is None else float(brightness)
         self.gamma = None if gamma is None else float(gamma)
@@ -121,18 +122,12 @@ class PatchDataset(keras.utils.PyDataset):
             elif im.shape[-1] != self.channels:
                 raise ValueError(f"channel-count mismatch: images[{i}] has {im.shape[-1]} channel(s), "
                                  f"images[0] has {self.channels}")
-            if normalization == "none" and not np.issubdtype(im.dtype, np.floating):
-                raise ValueError(f"normalization='none' needs float images in [0, 1]; images[{i}] is {im.dtype}")
-        # Per-image (low, high) of the percentile normalization, fitted once on the whole image.
-        self._ranges = None
-        if normalization == "percentile":
-            self._ranges = []
-            for i, im in enumerate(self.images):
-                if is_lazy(im):  # the same numbers, fitted on first use (a pass over its file)
-                    self._ranges.append(LazyRange(im, pmin, pmax))
-                    continue
-                n = fit_normalization(im, pmin, pmax, name=f"images[{i}]")
-                self._ranges.append((n.low.astype(np.float32), (n.high - n.low).astype(np.float32)))
+        # One normalizer per image, fitted on the whole image (float32 arithmetic per crop); a lazy image's
+        # percentiles are fitted on first use (a pass over its file), the same numbers.
+        normalizer = (PercentileNormalizer(pmin, pmax, clip=True, compute_dtype="float32")
+                      if normalization == "percentile" else get_normalizer(normalization, clip=True))
+        self._normalizers = [normalizer if is_lazy(im) and normalization == "percentile"
+                             else normalizer.fit(im, name=f"images[{i}]") for i, im in enumerate(self.images)]
 
     def __len__(self) -> int:
         return self.steps_per_epoch
@@ -192,14 +187,10 @@ class PatchDataset(keras.utils.PyDataset):
 
     def _to_unit(self, k: int, crop: np.ndarray) -> np.ndarray:
         """A crop of ``images[k]`` mapped to float32 [0, 1] by the dataset's normalization."""
-        if self.normalization == "percentile":
-            low, span = self._ranges[k]
-            return np.clip((crop.astype(np.float32) - low) / span, 0.0, 1.0)
-        if self.normalization == "unit" and np.issubdtype(crop.dtype, np.integer):
-            return crop.astype(np.float32) / np.float32(np.iinfo(crop.dtype).max)
-        if self.normalization == "unit":
-            return np.clip(crop.astype(np.float32), 0.0, 1.0)
-        return crop.astype(np.float32)
+        normalizer = self._normalizers[k]
+        if not normalizer.fitted:  # a lazy image, on first use
+            normalizer = self._normalizers[k] = normalizer.fit(self.images[k], name=f"images[{k}]")
+        return normalizer.before(crop)
 
     def get_config(self) -> dict:
         """The settings (not the images), e.g. to record in a training run's metadata."""
@@ -236,7 +227,7 @@ def validation_pairs(images: Sequence[np.ndarray], *, scale: int = 4, patch_size
         patch_size: Side of the centre crop (default: the largest multiple of ``scale`` that fits every image).
         degradation, degradation_params: As in ``PatchDataset``.
         seed: Seed of the degradation noise.
-        normalization: ``"percentile"``, ``"unit"`` or ``"none"``, as in ``PatchDataset``.
+        normalization: A name of ``msrgan.data.normalize.NORMALIZATIONS``, as in ``PatchDataset``.
 
     Returns:
         ``(lr, hr)`` float32 arrays ``(N, p/s, p/s, C)`` and ``(N, p, p, C)``.

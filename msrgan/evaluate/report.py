@@ -137,8 +137,9 @@ def markdown_report(result: EvaluationResult) -> str:
     deg = s["degradation"]
     params = "".join(f", {k}={v}" for k, v in deg.items() if k not in ("method", "scale", "implementation"))
     deg_text = f'"{deg["method"]}"{params}'
-    norm_text = ("per image and channel, 2 / 99.8 percentiles to 0 / 1, clipped" if s["normalization"] == "percentile"
-                 else "divided by the dtype maximum (255 / 65535), clipped")
+    from msrgan.data.normalize import get_normalizer
+
+    norm_text = get_normalizer(s["normalization"], clip=True).describe()  # evaluate fits each image, clipped
     lines = [
         "# msrgan evaluation",
         "",

@@ -57,13 +57,10 @@ def upsample(lr: np.ndarray, scale: int, method: str) -> np.ndarray:
 
 
 def _to_unit(hr: np.ndarray, normalization: str, name: str) -> np.ndarray:
-    from msrgan.data.normalize import normalize, to_unit_range
+    """``hr`` in [0, 1] by the normalizer named ``normalization``, fitted on ``hr`` itself, clipped."""
+    from msrgan.data.normalize import get_normalizer
 
-    if normalization == "percentile":
-        return normalize(hr, clip=True, name=name)[0]
-    if normalization == "unit":
-        return np.clip(to_unit_range(hr), 0.0, 1.0).astype(np.float32)
-    raise ValueError(f"normalization must be 'percentile' or 'unit', got {normalization!r}")
+    return get_normalizer(normalization, clip=True).before(hr, name=name)
 
 
 def evaluate(model, images: Sequence[np.ndarray], *, names: Sequence[str] | None = None,
@@ -83,7 +80,8 @@ def evaluate(model, images: Sequence[np.ndarray], *, names: Sequence[str] | None
         scale: Must equal the model's scale when given (default: the model's).
         degradation: ``"bicubic"`` or ``"microscope"``; ``degradation_params`` are passed on.
         seed: The LR of image ``i`` uses ``seed + i`` (microscope noise).
-        normalization: How HR images reach [0, 1]: ``"percentile"`` (training default) or ``"unit"``.
+        normalization: How HR images reach [0, 1], a name of ``msrgan.data.normalize.NORMALIZATIONS``:
+            ``"percentile"`` (training default), ``"unit"`` or ``"none"``; each image fitted on its own.
         nucleus_channel: Channel to segment (default: the nucleus of the layout, see
             ``nucleus_channel_index``).
         min_distance: Smallest distance between nucleus centres (HR pixels) for the watershed.
@@ -107,6 +105,7 @@ def evaluate(model, images: Sequence[np.ndarray], *, names: Sequence[str] | None
 
     from msrgan.convention import check_scale
     from msrgan.data.degrade import degradation_params as resolve_degradation
+    from msrgan.data.normalize import NORMALIZATIONS
     from msrgan.inference import load_generator
 
     model = load_generator(model)
@@ -125,8 +124,7 @@ def evaluate(model, images: Sequence[np.ndarray], *, names: Sequence[str] | None
     scale = mscale
     channels = int(model.channels)
     deg = resolve_degradation(degradation, scale, **(degradation_params or {}))
-    if normalization not in ("percentile", "unit"):
-        raise ValueError(f"normalization must be 'percentile' or 'unit', got {normalization!r}")
+    normalization = NORMALIZATIONS.canonical(normalization)
     if lrs is not None:
         deg = {"method": "acquired", "scale": scale, "lr": "real LR acquisitions, each normalized on its own"}
     names = [str(n) for n in names] if names is not None else [f"image-{i:04d}" for i in range(len(images))]

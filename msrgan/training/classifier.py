@@ -42,25 +42,22 @@ def prepare_images(images: Sequence[np.ndarray], normalization: str = "percentil
 
     Args:
         images: Images in their stored dtype.
-        normalization: ``"percentile"`` (per image and channel, 2 / 99.8 percentiles to 0 / 1,
-            clipped; the ``PatchDataset`` default) or ``"unit"`` (uint8 / 255, uint16 / 65535).
+        normalization: A name of ``msrgan.data.normalize.NORMALIZATIONS``, fitted on each image, the
+            result clipped: ``"percentile"`` (per image and channel, 2 / 99.8 percentiles to 0 / 1; the
+            ``PatchDataset`` default), ``"unit"`` (uint8 / 255, uint16 / 65535) or ``"none"``.
 
     Returns:
         A list of float32 arrays.
     """
-    from msrgan.data.normalize import normalize, to_unit_range
+    from msrgan.data.normalize import get_normalizer
 
-    if normalization not in ("percentile", "unit"):
-        raise ValueError(f"normalization must be 'percentile' or 'unit', got {normalization!r}")
+    normalizer = get_normalizer(normalization, clip=True)
     out = []
     for i, im in enumerate(images):
         im = np.asarray(im)
         if im.ndim != 3:
             raise ValueError(f"images[{i}] must be (H, W, C), got shape {im.shape}")
-        if normalization == "percentile":
-            out.append(normalize(im, clip=True)[0].astype(np.float32))
-        else:
-            out.append(np.clip(to_unit_range(im), 0.0, 1.0).astype(np.float32))
+        out.append(normalizer.before(im, name=f"images[{i}]"))
     return out
 
 
