@@ -119,6 +119,7 @@ RUN: dict[tuple[str, str], Run] = {
     ("docs/architecture.md", "from msrgan.models.extractors import ImageNetVGG19Features, load_extractor, "
                              "register_extractor"): AS_WRITTEN,
     ("docs/architecture.md", "import argparse"): AS_WRITTEN,
+    ("docs/architecture.md", "from pathlib import Path"): AS_WRITTEN,
     # ------------------------------------------------------------------------------ docs/benchmarks.md
     ("docs/benchmarks.md", "import zoo"): Run(
         before=("import numpy as np\n"
