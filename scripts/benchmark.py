@@ -16,6 +16,9 @@ Sections (``--sections``; the first three by default):
   streamed to a TIFF) of a 2048x2048 16-bit image with the fast path, by default with
   ``msrgan-x4-small`` on JAX (the paper model's speed is the inference section's; with it the
   image takes about 15 minutes on 2 busy cores: ``--tiling-model msrgan-x4``).
+- ``streaming`` (on request: ``--sections streaming``): peak RSS and patches/s of training batches drawn
+  from a generated folder several times larger than the memory budget (``msrgan.data.stream``), against
+  the in-memory source on a small folder; ``scripts/bench_streaming.py`` says how.
 - ``omezarr`` (on request: ``--sections omezarr``): peak memory and wall time of x4 of one
   8192x8192 16-bit image (``--omezarr-size``) into an OME-Zarr with its pyramid
   (``msrgan.omezarr``), and into a streamed ImageJ TIFF for comparison, each writer in its own
@@ -43,6 +46,7 @@ Examples:
     python scripts/benchmark.py --sections inference --plain     # also time model(x) without the fast path
     python scripts/benchmark.py --mixed-precision bfloat16       # GPUs: half-precision compute everywhere
     python scripts/benchmark.py --sections omezarr               # memory of OME-Zarr vs TIFF output, 8192x8192 x4
+    python scripts/benchmark.py --sections streaming             # a 2 GB folder under a 600 MB budget vs in memory
 
 ``--mixed-precision bfloat16|float16`` is for GPUs (``scripts/gpu_check.sh``): inference computes in
 that dtype on every contender; training uses Keras's ``mixed_<dtype>`` policy (float32 variables,
@@ -67,8 +71,10 @@ import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import bench_streaming  # noqa: E402  (the streaming section)
 BACKENDS = ("tensorflow", "torch", "jax")
-SECTIONS = ("inference", "training", "tiling", "omezarr")
+SECTIONS = ("inference", "training", "tiling", "omezarr", "streaming")
 DEFAULT_SECTIONS = ("inference", "training", "tiling")
 OMEZARR_WRITERS = ("tiff", "omezarr")  # the omezarr section's workers, in the order they run
 REFERENCE = "pytorch"  # the native PyTorch worker's name
@@ -386,14 +392,14 @@ def _training_worker(args) -> None:
     _serve(call)
 
 
-def _serve(call) -> None:
-    """Answers "run" with the seconds of one call, until "quit"."""
+def _serve(call, extra=None) -> None:
+    """Answers "run" with the seconds of one call (and ``extra()``'s entries), until "quit"."""
     for line in sys.stdin:
         cmd = line.strip()
         if cmd == "run":
             start = time.perf_counter()
             call()
-            _send({"seconds": time.perf_counter() - start})
+            _send({"seconds": time.perf_counter() - start, **(extra() if extra else {})})
         elif cmd == "quit":
             break
 
@@ -408,6 +414,8 @@ def worker_main(args) -> int:
             _training_worker(args)
         elif args.section == "omezarr":
             _omezarr_worker(args)
+        elif args.section == "streaming":
+            bench_streaming.worker(args, _send, _serve, _rss_mb, _peak_rss_mb)
         else:
             raise ValueError(f"unknown worker section {args.section!r}")
     except Exception as exc:  # reported to the parent, which prints it with the worker's log
@@ -698,6 +706,8 @@ def markdown(results: dict, args) -> str:
         ratio = oz["ratios_omezarr_to_tiff"]
         lines += ["", f"OME-Zarr / TIFF: {ratio['seconds']:.2f}x the time, {ratio['peak_rss']:.2f}x the peak RSS, "
                       f"{ratio['rss_growth']:.2f}x the RSS growth while writing.", ""]
+    if results.get("streaming"):
+        lines += bench_streaming.markdown(results["streaming"])
     for section in ("training", "tiling"):
         if section in args.sections and not results.get(section):
             lines += [f"### {section.capitalize()}", "", "not available yet in this checkout", ""]
@@ -736,6 +746,7 @@ def parse_args(argv):
                    help="side of the square 16-bit image of the omezarr section (default 8192: a 32768x32768 output; "
                         "uses --tiling-backend and --tiling-batch)")
     p.add_argument("--omezarr-runs", type=int, default=1, help="runs per writer in the omezarr section (median)")
+    bench_streaming.add_arguments(p)
     p.add_argument("--json", type=Path, help="write the results as JSON to this file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     # worker-side options (internal)
@@ -743,6 +754,7 @@ def parse_args(argv):
     p.add_argument("--_section", dest="section", help=argparse.SUPPRESS)
     p.add_argument("--_output", dest="output", help=argparse.SUPPRESS)
     p.add_argument("--_format", dest="format", choices=OMEZARR_WRITERS, help=argparse.SUPPRESS)
+    p.add_argument("--_folder", dest="folder", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         return args
@@ -777,12 +789,9 @@ def parse_args(argv):
 
 
 def write_json(path: Path, results: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    with os.fdopen(fd, "w") as f:
-        json.dump(results, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    from zoo.files import atomic_write_bytes
+
+    atomic_write_bytes(path, (json.dumps(results, indent=2) + "\n").encode("utf-8"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -794,7 +803,7 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    results = {"inference": {}, "training": {}, "tiling": {}, "omezarr": {}, "machine": machine_info(),
+    results = {"inference": {}, "training": {}, "tiling": {}, "omezarr": {}, "streaming": {}, "machine": machine_info(),
                "settings": {"model": args.model, "size": args.size, "batch": args.batch, "runs": args.runs,
                             "warmup": args.warmup, "jit": not args.no_jit, "quick": args.quick,
                             "precision": args.mixed_precision or "float32",
@@ -817,6 +826,10 @@ def main(argv: list[str] | None = None) -> int:
             results["tiling"] = run_tiling(args, tmp, log)
         if "omezarr" in args.sections:
             results["omezarr"] = run_omezarr(args, tmp, log)
+        if "streaming" in args.sections:
+            results["streaming"] = bench_streaming.run(
+                args, tmp, log, lambda name, folder: Worker("jax", "streaming", bench_streaming.worker_options(
+                    args, folder), tmp, tag=f"-{name}"))
     if hasattr(os, "getloadavg"):
         results["machine"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     results["machine"]["wall_s"] = round(time.perf_counter() - started, 1)

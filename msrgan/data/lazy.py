@@ -5,8 +5,8 @@ How a file is read depends on how it is stored (found from its header by ``probe
 - ``"contiguous"``: an uncompressed TIFF whose pixels lie in one block (what ``msrgan data synth`` and
   ``write_image`` write, ImageJ hyperstacks included; tifffile's ``series.dataoffset``): memory-mapped
   (``tifffile.memmap``'s way, one mapping per worker) and a region copied out, so a 96x96 patch of a
-  2048x2048 field costs the patch's pages, not the file's; the pages touched are dropped again
-  (``madvise(MADV_DONTNEED)``) every ``RELEASE_BYTES``, so the resident set does not grow with the files read;
+  2048x2048 field costs the patch's pages, not the file's; the pages touched are dropped again right
+  after (``madvise(MADV_DONTNEED)``), so the resident set does not grow with the files read;
 - ``"chunked"``: a tiled or compressed TIFF: read through tifffile's zarr store (``series.aszarr()``),
   which reads and decodes only the tiles (or strips) that the region overlaps;
 - ``"decoded"``: PNG, JPEG and TIFFs of other layouts: decoded whole on first use and kept in the
@@ -233,9 +233,9 @@ def _probe_pil(path: Path) -> FileLayout:
 
 
 class _Mapped:
-    """A file mapped whole, read-only (a per-worker handle). Mapping costs no memory by itself; the pages
-    that reads touch are dropped (``madvise(MADV_DONTNEED)``) whenever they add up to ``RELEASE_BYTES``, so
-    the resident set of a worker grows by at most that much per open file, whatever it reads."""
+    """A file mapped whole, read-only (a per-worker handle). Mapping costs no memory by itself, and the
+    pages a read touched are dropped right after it (``madvise(MADV_DONTNEED)``: they stay in the page
+    cache, not in the process), so the resident set does not grow with what is read."""
 
     def __init__(self, path: str):
         fd = os.open(path, os.O_RDONLY)
@@ -243,19 +243,16 @@ class _Mapped:
             self.mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
         finally:
             os.close(fd)
-        self.touched = 0
 
-    def touch(self, nbytes: int) -> None:
-        self.touched += nbytes
-        if self.touched > RELEASE_BYTES and _DONTNEED is not None:
-            self.mm.madvise(_DONTNEED)
-            self.touched = 0
+    def release(self, start: int, end: int) -> None:
+        base = start - start % mmap.PAGESIZE
+        if _DONTNEED is not None:
+            self.mm.madvise(_DONTNEED, base, end - base)
 
     def close(self) -> None:
         self.mm.close()
 
 
-RELEASE_BYTES = 4 * 2**20
 _DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 
 
@@ -341,7 +338,7 @@ def _read_contiguous(layout, store, y0, y1, x0, x1) -> np.ndarray:
         else:
             out[..., c] = view
         del view
-        mapped.touch(end - start)
+        mapped.release(start, end)
         store.bytes_mapped += end - start
     return out
 
