@@ -159,6 +159,18 @@ def test_settings_that_no_run_takes_together():
         {"photons": 50}
 
 
+def test_normalization_choices_are_the_registrys():
+    from msrgan.data.normalize import NORMALIZATIONS
+
+    _, train = _train_parser()
+    flag = next(a for a in train._actions if a.dest == "normalization")
+    assert flag.choices is NORMALIZATIONS
+    assert {TrainOptions(normalization=n).normalization for n in NORMALIZATIONS} == set(NORMALIZATIONS)
+    assert TrainOptions(normalization="range").normalization == "unit"  # an alias is recorded by its name
+    with pytest.raises(UsageError, match="setting normalization must be one of"):
+        TrainOptions(normalization="zscore")
+
+
 def test_values_are_converted_and_the_options_frozen(tmp_path):
     o = TrainOptions(batch_size=8.0, g_lr=1, out=tmp_path / "run", data=tmp_path, content_layers=("a", "b"))
     assert (o.batch_size, o.g_lr, o.out, o.data) == (8, 1.0, str(tmp_path / "run"), str(tmp_path))

@@ -23,6 +23,7 @@ from msrgan.training.options import SYNTHETIC_COUNT, TrainOptions
 
 def register(sub) -> None:
     from msrgan.data.degrade import DEGRADATIONS
+    from msrgan.data.normalize import NORMALIZATIONS
     from msrgan.losses import ADVERSARIAL
     from msrgan.models.extractors import EXTRACTORS
 
@@ -61,8 +62,9 @@ def register(sub) -> None:
     g.add_argument("--scale", type=int, default=None, help="2, 4 or 8 (default 4)")
     g.add_argument("--patch-size", type=int, default=None, help=f"HR training patch side (default {d['patch_size']})")
     g.add_argument("--batch-size", type=int, default=None, help=f"patches per step (default {d['batch_size']})")
-    g.add_argument("--normalization", choices=("percentile", "unit"), default=None,
-                   help="per-image percentiles 2/99.8 (default) or the dtype range")
+    g.add_argument("--normalization", choices=NORMALIZATIONS, default=None,
+                   help="per-image percentiles 2/99.8 (default), unit: the dtype range (also spelled range), "
+                        "none: float images already in [0, 1]")
     g.add_argument("--augment", action=boolean, default=None, help="flips/rot90 augmentation (default on)")
     n = p.add_argument_group("networks")
     n.add_argument("--generator", default=None, help=f"zoo name of the generator (default {d['generator']}), or a "

@@ -13,6 +13,7 @@ from msrgan.errors import UsageError
 
 
 def register(sub) -> None:
+    from msrgan.data.normalize import NORMALIZATIONS
     from msrgan.training.classifier import DEFAULTS, SYNTHETIC_COUNT
 
     p = sub.add_parser(
@@ -33,8 +34,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help=f"seed of data, split, weights, batches (default {d['seed']})")
     p.add_argument("--val-fraction", type=float, default=None, help=f"stratified validation share "
                                                                     f"(default {d['val_fraction']})")
-    p.add_argument("--normalization", choices=("percentile", "unit"), default=None,
-                   help="percentile (per image 2/99.8, as the GAN's patches) or unit (dtype range)")
+    p.add_argument("--normalization", choices=NORMALIZATIONS, default=None,
+                   help="percentile (per image 2/99.8, as the GAN's patches; default), unit (dtype range, also "
+                        "spelled range) or none (float images already in [0, 1])")
     p.add_argument("--crop", type=int, default=None, help=f"training crop / validation centre crop side "
                                                           f"(default {d['crop']})")
     p.add_argument("--width", type=float, default=None, help=f"MiniVGG19 width multiplier (default {d['width']})")

@@ -217,6 +217,7 @@ def train_settings() -> dict:
     """The type and range of every numeric, boolean, choice and plain string setting
     (``msrgan.training.config.Setting``)."""
     from msrgan.data.degrade import DEGRADATIONS
+    from msrgan.data.normalize import NORMALIZATIONS
     from msrgan.losses import ADVERSARIAL
     from msrgan.training.config import Setting as S
 
@@ -228,7 +229,7 @@ def train_settings() -> dict:
         "bit_depth": S(int, choices=(8, 16)), "seed": S(int, 0), "val_fraction": S(float, 0, 1, open_low=True,
                                                                                  open_high=True),
         "val_size": S(int, 8), "degradation": S(str, choices=tuple(DEGRADATIONS)), "scale": S(int, choices=(2, 4, 8)),
-        "patch_size": S(int, 8), "batch_size": S(int, 1), "normalization": S(str, choices=("percentile", "unit")),
+        "patch_size": S(int, 8), "batch_size": S(int, 1), "normalization": S(str, choices=tuple(NORMALIZATIONS)),
         "augment": S(bool), "generator": S(str), "discriminator_filters": S(int, 1), "discriminator_dense": S(int, 1),
         "discriminator_batch_norm": S(bool), "content": S(str, optional=True), "criterion": S(str, choices=("l2", "l1")),
         "alpha": S(float, 0, optional=True), "beta": S(float, 0, optional=True), "gamma": S(float, 0, optional=True),
@@ -273,10 +274,13 @@ def check_values(values: dict, origin=None) -> dict:
     """
     import os
 
+    from msrgan.data.normalize import NORMALIZATIONS
     from msrgan.training.config import check_settings
 
     refuse = _raiser(origin)
     out = {k: os.fspath(v) if k in ("data", "out") and isinstance(v, os.PathLike) else v for k, v in values.items()}
+    if isinstance(out.get("normalization"), str) and out["normalization"] in NORMALIZATIONS:  # an alias: its name
+        out["normalization"] = NORMALIZATIONS.canonical(out["normalization"])
     for name in ("data_params", "degradation_params", "generator_options"):
         value = out.get(name)
         if value is not None and not (isinstance(value, dict) and all(isinstance(k, str) for k in value)):
