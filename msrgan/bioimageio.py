@@ -164,7 +164,7 @@ def export_bioimageio(model, output: str | os.PathLike, *, overwrite: bool = Fal
     from msrgan.convention import CHANNEL_LAYOUTS
     from msrgan.data.synthetic import synthesize_field
     from msrgan.inference import load_generator
-    from zoo.files import discard, partial_path
+    from zoo.files import atomic_file
 
     output = Path(output)
     if output.suffix.lower() != ".zip":
@@ -194,15 +194,10 @@ def export_bioimageio(model, output: str | os.PathLike, *, overwrite: bool = Fal
                     default=None)
         rdf = _rdf(name, generator, channel_names, scale, opset)
         _write_yaml(work / "rdf.yaml", rdf)
-        tmp = partial_path(output)
-        try:
+        with atomic_file(output) as tmp:
             _zip(work, tmp)
             if validate:
                 validate_package(tmp, run_test=False)
-            os.replace(tmp, output)
-        except BaseException:
-            discard(tmp)
-            raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return output

@@ -47,7 +47,7 @@ from msrgan.tiling import (
     prepare_run,
     upscale_image,
 )
-from zoo.files import discard, partial_path, plain_file_permissions
+from zoo.files import atomic_file
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -174,19 +174,16 @@ def upscale_to_tiff(image, model, path: str | os.PathLike, *, tile: int | None =
         for _, _, block in blocks:
             yield block if channels > 1 else block[..., 0]
 
-    tmp = partial_path(path)
     try:
-        nbytes = int(np.prod(shape)) * x.dtype.itemsize
-        tifffile.imwrite(tmp, tiles(), shape=shape, dtype=x.dtype, tile=tile_shape,
-                         photometric="rgb" if channels == 3 else "minisblack",
-                         planarconfig="contig" if channels > 1 else None,
-                         compression=compression, bigtiff=nbytes > 2**31,
-                         metadata={"axes": "YXS" if channels > 1 else "YX"})
-        plain_file_permissions(tmp)
-        os.replace(tmp, path)
+        with atomic_file(path) as tmp:
+            nbytes = int(np.prod(shape)) * x.dtype.itemsize
+            tifffile.imwrite(tmp, tiles(), shape=shape, dtype=x.dtype, tile=tile_shape,
+                             photometric="rgb" if channels == 3 else "minisblack",
+                             planarconfig="contig" if channels > 1 else None,
+                             compression=compression, bigtiff=nbytes > 2**31,
+                             metadata={"axes": "YXS" if channels > 1 else "YX"})
     except BaseException:
         blocks.close()
-        discard(tmp)
         raise
     return path
 

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from msrgan.data.stack import PhysicalMetadata, Stack
-from zoo.files import discard, partial_path
+from zoo.files import atomic_folder
 
 __all__ = ["NGFF_VERSION", "PYRAMID_SIDE", "coordinate_transformations", "ngff_axes", "pyramid_shapes",
            "upscale_stack_to_omezarr"]
@@ -190,25 +190,6 @@ def _downsample(src, dst) -> None:
                 dst[lead + (slice(y0, y1), slice(x0, x1))] = _mean2x2(np.asarray(region), dst.dtype)
 
 
-def _move_into_place(tmp: Path, path: Path) -> None:
-    """Renames the finished folder ``tmp`` to ``path``; an existing ``path`` is removed only afterwards."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it 0700; a plain mkdir would not
-    if not (path.exists() or path.is_symlink()):
-        os.replace(tmp, path)
-        return
-    old = partial_path(path.with_name(path.name + ".replaced"), directory=True)
-    os.rmdir(old)
-    os.replace(path, old)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        os.replace(old, path)
-        raise
-    discard(old)
-
-
 def upscale_stack_to_omezarr(stack: Stack, model, path: str | os.PathLike, *, channels_map=None, per_channel=None,
                              overwrite: bool = False, levels: int | None = None, progress: bool = False,
                              **kwargs) -> Path:
@@ -247,8 +228,7 @@ def upscale_stack_to_omezarr(stack: Stack, model, path: str | os.PathLike, *, ch
     bh, bw = plan.block
     c_out = out.fitted.out_channels
     low, high = np.full(c_out, np.inf), np.full(c_out, -np.inf)
-    tmp = partial_path(path, directory=True)
-    try:
+    with atomic_folder(path) as tmp:
         group = zarr.open_group(str(tmp), mode="w", zarr_format=3)
         arrays = [group.create_array(str(k), shape=s, dtype=dtype, fill_value=0,
                                      chunks=(1,) * (len(s) - 2) + (min(bh, s[-2]), min(bw, s[-1])),
@@ -273,8 +253,4 @@ def upscale_stack_to_omezarr(stack: Stack, model, path: str | os.PathLike, *, ch
         ome = group.attrs["ome"]
         ome["multiscales"][0]["type"] = "local_mean"
         group.attrs["ome"] = ome
-        _move_into_place(tmp, path)
-    except BaseException:
-        discard(tmp)
-        raise
     return path

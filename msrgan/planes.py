@@ -34,7 +34,7 @@ import numpy as np
 
 from msrgan.data.axes import PLANE_AXES, working_axes
 from msrgan.data.stack import PhysicalMetadata, Stack, is_ome_name, is_omezarr_name, ome_stem
-from zoo.files import discard, partial_path, plain_file_permissions
+from zoo.files import atomic_file, discard, partial_path
 
 __all__ = ["GrayThrough", "StackOutput", "fit_stack_model", "output_format", "prepare_output", "stream_planes",
            "upscale_axes", "upscale_stack", "upscale_stack_to_tiff"]
@@ -357,16 +357,11 @@ def upscale_stack_to_tiff(stack: Stack, model, path: str | os.PathLike, *, chann
                             yield np.array(spill[c, j * bh:(j + 1) * bh, i * bw:(i + 1) * bw])
         del spill
 
-    tmp = partial_path(path)
     try:
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        tifffile.imwrite(tmp, tiles(), shape=shape, dtype=dtype, tile=tile, photometric="minisblack",
-                         compression=compression, bigtiff=nbytes > 2**31 and fmt != "imagej", **opts)
-        plain_file_permissions(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        discard(tmp)
-        raise
+        with atomic_file(path) as tmp:
+            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            tifffile.imwrite(tmp, tiles(), shape=shape, dtype=dtype, tile=tile, photometric="minisblack",
+                             compression=compression, bigtiff=nbytes > 2**31 and fmt != "imagej", **opts)
     finally:
         if spill_path is not None:
             discard(spill_path)

@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +52,7 @@ def main(argv=None) -> int:
 
     import zoo
     from msrgan import grid
-    from zoo.pretrained import CONFIG_NAME, WEIGHTS_NAME
+    from zoo.files import CONFIG_NAME, WEIGHTS_NAME, atomic_folder, atomic_write_bytes
 
     run = Path(args.run)
     model = zoo.from_pretrained(run)
@@ -80,12 +78,8 @@ def main(argv=None) -> int:
                                     "images": args.count * len(results)}})
     target = PRETRAINED / args.name
     PRETRAINED.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=PRETRAINED, prefix=".bundle-") as tmp:
-        stage = Path(tmp) / args.name
+    with atomic_folder(target) as stage:  # an existing preset is replaced only once the new one is complete
         model.save_pretrained(stage, metadata=metadata)
-        if target.exists():
-            shutil.rmtree(target)
-        stage.rename(target)
     sha = hashlib.sha256((target / WEIGHTS_NAME).read_bytes()).hexdigest()
     entries = json.loads((PRETRAINED / "presets.json").read_text()) if (PRETRAINED / "presets.json").is_file() else {}
     entries[args.name] = {
@@ -96,9 +90,8 @@ def main(argv=None) -> int:
                     "clean": next(({k: round(v, 4) for k, v in r.items() if k != "condition"} for r in results
                                    if r["condition"] == "noise=none blur=none objects=large sampling=sharp"), None)},
     }
-    tmp_json = PRETRAINED / ".presets.json.tmp"
-    tmp_json.write_text(json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
-    tmp_json.replace(PRETRAINED / "presets.json")
+    text = json.dumps(dict(sorted(entries.items())), indent=2) + "\n"
+    atomic_write_bytes(PRETRAINED / "presets.json", text.encode())
     print(grid.markdown_table(rows))
     print(f"bundled {args.name} into {target} (sha256 {sha})")
     return 0

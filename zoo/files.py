@@ -10,17 +10,26 @@ so a process killed mid-write (SIGKILL, power loss) leaves something recognisabl
 ``remove_stale_partials(folder)`` (called by the next writer into that folder) deletes the ones
 whose process is gone, never those of a live process.
 
+Writers use one of three helpers: ``atomic_write_bytes(path, data)`` for bytes in memory, ``with
+atomic_file(path) as tmp:`` for a library that writes a file itself (TIFF, PNG, zip), ``with
+atomic_folder(path) as tmp:`` for a folder (OME-Zarr, a model folder). Each gives the result the
+permissions a plain ``open`` / ``mkdir`` would and renames it into place only when the block ends
+without an error; otherwise the partial is removed and the target is left as it was.
+
 Example:
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> atomic_write_bytes(d / "a.txt", b"hello").read_bytes()
     b'hello'
+    >>> with atomic_file(d / "b.txt") as tmp:
+    ...     _ = tmp.write_text("written by a library")
     >>> sorted(p.name for p in d.iterdir())
-    ['a.txt']
+    ['a.txt', 'b.txt']
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -37,14 +46,24 @@ CARD_NAME = "README.md"
 _PARTIAL = re.compile(r"^\.partial-(\d+)-")
 
 
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 def plain_file_permissions(path) -> None:
     """Gives a file the permissions a plain ``open`` would (``0o666`` less the umask).
 
     For temporary files about to be renamed into place: ``tempfile.mkstemp`` creates them 0600.
     """
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    os.chmod(path, 0o666 & ~_umask())
+
+
+def plain_folder_permissions(path) -> None:
+    """Gives a folder the permissions a plain ``mkdir`` would (``0o777`` less the umask); ``mkdtemp``
+    creates it 0700."""
+    os.chmod(path, 0o777 & ~_umask())
 
 
 def partial_path(target, *, directory: bool = False) -> Path:
@@ -108,20 +127,75 @@ def discard(path) -> None:
         path.unlink()
 
 
-def atomic_write_bytes(path, data: bytes) -> Path:
-    """Writes ``data`` to ``path`` through a partial file in the same folder and a rename.
+@contextlib.contextmanager
+def atomic_file(path):
+    """Yields an empty partial file beside ``path`` to write (by any library, by name); when the block
+    ends without an error it gets plain permissions and is renamed onto ``path``, otherwise it is removed.
 
-    A reader never sees a partial file, an interrupted write leaves ``path`` as it was (and no
-    temporary file), and the file gets the permissions a plain ``open`` would give (``mkstemp``
-    creates 0600). Returns ``path``.
+    A reader never sees a partial file, and an interrupted write leaves ``path`` as it was.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+        >>> with atomic_file(target) as tmp:
+        ...     _ = tmp.write_text("one")
+        ...     target.exists()
+        False
+        >>> target.read_text()
+        'one'
     """
     path = Path(path)
     tmp = partial_path(path)
     try:
-        tmp.write_bytes(data)
+        yield tmp
         plain_file_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         discard(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_folder(path):
+    """Yields an empty partial folder beside ``path`` to fill; when the block ends without an error it
+    gets plain permissions and replaces ``path``, otherwise it is removed.
+
+    An existing ``path`` (a folder, or a file) is moved aside and deleted only once the new folder is
+    in place; if that rename fails, it is put back.
+    """
+    path = Path(path)
+    tmp = partial_path(path, directory=True)
+    try:
+        yield tmp
+        plain_folder_permissions(tmp)
+        _replace_with(tmp, path)
+    except BaseException:
+        discard(tmp)
+        raise
+
+
+def _replace_with(tmp: Path, path: Path) -> None:
+    """Renames the finished folder ``tmp`` to ``path``; an existing ``path`` is removed only afterwards."""
+    if not (path.exists() or path.is_symlink()):
+        os.replace(tmp, path)
+        return
+    old = partial_path(path.with_name(path.name + ".replaced"), directory=True)
+    os.rmdir(old)
+    os.replace(path, old)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.replace(old, path)
+        raise
+    discard(old)
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Writes ``data`` to ``path`` through a partial file in the same folder and a rename
+    (``atomic_file``): a reader never sees a partial file, an interrupted write leaves ``path`` as it
+    was, and the file gets the permissions a plain ``open`` would give. Returns ``path``.
+    """
+    path = Path(path)
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
     return path

@@ -96,7 +96,7 @@ def run_synth(args) -> int:
 
     import msrgan
     from msrgan.data.io import is_image_file, write_image
-    from zoo.pretrained import atomic_write_bytes
+    from zoo.files import atomic_write_bytes
     from msrgan.data.synthetic import CLASS_NAMES, iter_fields
 
     if args.count < 1:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from msrgan.data.axes import AxesError
-from zoo.files import discard, partial_path, plain_file_permissions
+from zoo.files import atomic_file
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 PIL_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -131,8 +131,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, overwrite: bool =
     check_format(path, image.dtype, 1 if image.ndim == 2 else image.shape[-1])
     suffix = path.suffix.lower()
     _atomic_target(path, overwrite)
-    tmp = partial_path(path)
-    try:
+    with atomic_file(path) as tmp:
         if suffix in TIFF_SUFFIXES:
             import tifffile
 
@@ -144,11 +143,6 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, overwrite: bool =
                 tifffile.imwrite(tmp, image)
         else:
             _write_pil(tmp, image, suffix, path)
-        plain_file_permissions(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        discard(tmp)
-        raise
     return path
 
 

@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from zoo.files import discard, partial_path, plain_file_permissions
+from zoo.files import atomic_file
 
 BACKGROUND = (16, 16, 20)
 TEXT = (235, 235, 235)
@@ -215,15 +215,9 @@ def save_contact_sheet(path: str | os.PathLike, images, labels=None, class_names
         from PIL import Image
 
         sheet = sheet.quantize(colors=int(colors), method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    tmp = partial_path(path)
-    try:
+    with atomic_file(path) as tmp:
         if suffix == ".png":
             sheet.save(tmp, format="PNG", optimize=True)
         else:
             sheet.save(tmp, format="JPEG", quality=90)
-        plain_file_permissions(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        discard(tmp)
-        raise
     return path
