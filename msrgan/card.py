@@ -22,10 +22,10 @@ Example:
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Mapping
 
 from zoo import card as cards
+from zoo.hub import is_repo_id
 
 LICENSE = "apache-2.0"
 BASE_TAGS = ["microscopy", "fluorescence-microscopy", "keras", "msrgan"]
@@ -42,7 +42,6 @@ METRIC_CONVENTIONS = {
     "ssim": "scikit-image `structural_similarity`, `data_range=1`, per channel averaged",
     "dice": "binary masks of the output vs. of the ground truth",
 }
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 CARD_KIND_KEYS = ("task", "task_name", "tags", "what", "intended", "call")
 GENERIC_KIND: dict[str, Any] = {
@@ -84,7 +83,7 @@ def _datasets(meta: Mapping[str, Any]) -> list[str]:
         sec = meta.get(section) or {}
         data = sec.get("data")
         for name in (sec.get("dataset"), data.get("spec") if isinstance(data, Mapping) else data):
-            if isinstance(name, str) and _HUB_ID.match(name) and name not in out:
+            if is_repo_id(name) and name not in out:
                 out.append(name)
     return out
 
@@ -115,9 +114,7 @@ def evaluation_dataset(meta: Mapping[str, Any]) -> tuple[str, str] | None:
         kind, name = _SYNTHETIC[spec]
         seed = evaluation.get("seed", training.get("seed"))
         return kind, name + (f", seed {seed}" if seed is not None else "")
-    if _HUB_ID.match(spec):
-        return spec, spec
-    return spec, spec
+    return spec, spec  # a Hub dataset id, or a local folder's name
 
 
 def card_data(config: Mapping[str, Any]):

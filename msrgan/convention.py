@@ -9,7 +9,8 @@ whose channels each lie in [0, 1] (percentile-normalized for microscopy; see
 - 4 channels: the CYTO2017 / Human Protein Atlas order nucleus (DAPI), microtubules,
   endoplasmic reticulum, protein of interest.
 
-Super-resolution factors are 2, 4 or 8.
+Super-resolution factors are 2, 4 or 8. The protein of interest follows one of 13 subcellular
+localization classes (``LOCALIZATION_CLASSES``: the synthetic fields' labels, miniVGG19's outputs).
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ CHANNEL_LAYOUTS: dict[int, tuple[str, ...]] = {
     4: ("nucleus", "microtubules", "er", "protein"),
 }
 SCALES: tuple[int, ...] = (2, 4, 8)
+LOCALIZATION_CLASSES: tuple[str, ...] = (
+    "nucleoplasm", "nuclear_membrane", "nucleoli", "cytosol", "plasma_membrane", "mitochondria",
+    "endoplasmic_reticulum", "golgi_apparatus", "vesicles", "actin_filaments", "microtubules",
+    "centrosome", "intermediate_filaments",
+)
+"""The 13 protein-localization classes of the seed's CYTO2017 task, in class-id order."""
 DTYPE = "float32"
 DATA_FORMAT = "channels_last"
 VALUE_RANGE = (0.0, 1.0)

@@ -60,6 +60,19 @@ class Snapshot:
     commit: str
 
 
+def is_repo_id(text) -> bool:
+    """Whether ``text`` is a Hub repository id ``owner/name``: two parts of letters, digits, ``.``, ``_``
+    and ``-``, each starting with a letter or digit, without ``..``. The one definition of the form
+    (models, datasets, the ids a model card names).
+
+    Example:
+        >>> is_repo_id("lab/msrgan-x4"), is_repo_id("./folder"), is_repo_id("a/b/c")
+        (True, False, False)
+    """
+    parts = text.split("/") if isinstance(text, str) else ()
+    return len(parts) == 2 and all(_REPO_PART.match(p) and ".." not in p for p in parts)
+
+
 def parse_repo_id(source: str) -> str:
     """``hf://owner/name`` or ``owner/name`` -> ``owner/name``; anything else is a ValueError.
 
@@ -69,8 +82,7 @@ def parse_repo_id(source: str) -> str:
     """
     source = str(source)
     repo_id = source[len("hf://"):] if source.startswith("hf://") else source
-    parts = repo_id.split("/")
-    if len(parts) != 2 or not all(_REPO_PART.match(p) for p in parts) or any(".." in p for p in parts):
+    if not is_repo_id(repo_id):
         raise ValueError(
             f"{source!r} is neither an existing local folder nor a Hub repository id of the form owner/name"
         )

@@ -26,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
+from msrgan.display import display_rgb, merge_colors
 from zoo.files import atomic_file
 
 BACKGROUND = (16, 16, 20)
@@ -46,26 +47,7 @@ LEGEND = {
     4: [("nucleus", "nucleus (DAPI)"), ("microtubules", "microtubules"), ("er", "ER"),
         ("protein", "protein of interest")],
 }
-_RGB3 = {"microtubules": (1.0, 0.0, 0.0), "protein": (0.0, 1.0, 0.0), "nucleus": (0.0, 0.0, 1.0)}
-
-
-def display_rgb(image: np.ndarray, *, pmin: float = 1.0, pmax: float = 99.8) -> np.ndarray:
-    """uint8 ``(H, W, 3)`` display merge of a 1-, 3- or 4-channel image (see the module documentation)."""
-    from msrgan.convention import CHANNEL_LAYOUTS
-
-    a = np.asarray(image)
-    if a.ndim == 2:
-        a = a[..., None]
-    c = a.shape[-1]
-    if a.ndim != 3 or c not in CHANNEL_LAYOUTS:
-        raise ValueError(f"cannot display an image of shape {np.asarray(image).shape}; expected (H, W, 1|3|4)")
-    x = a.astype(np.float32).reshape(-1, c)
-    lo, hi = np.percentile(x, [pmin, pmax], axis=0)
-    x = np.clip((x - lo) / np.maximum(hi - lo, 1e-6), 0.0, 1.0).reshape(a.shape)
-    names = CHANNEL_LAYOUTS[c]
-    colors = _RGB3 if c == 3 else COLORS
-    rgb = sum(x[..., i:i + 1] * np.asarray(colors[n], np.float32) for i, n in enumerate(names))
-    return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+STRETCH = (1.0, 99.8)  # each channel's percentiles shown black and at full colour (msrgan.display.display_rgb)
 
 
 def _font(size: int):
@@ -82,7 +64,9 @@ def _font(size: int):
 def _tile(image: np.ndarray, tile: int):
     from PIL import Image
 
-    rgb = display_rgb(image)
+    image = np.asarray(image)
+    hpa = image.ndim == 3 and image.shape[-1] == 4  # Human Protein Atlas colours; the seed's merge otherwise
+    rgb = display_rgb(image, colors=COLORS if hpa else None, percentiles=STRETCH)
     h, w = rgb.shape[:2]
     s = min(h, w)
     y, x = (h - s) // 2, (w - s) // 2
@@ -165,7 +149,7 @@ def contact_sheet(
     x = pad
     ly = pad + fsize + 3 + pad // 2
     for key, text in LEGEND[c]:
-        col = COLORS[key] if c != 3 else _RGB3[key]
+        col = (COLORS if c == 4 else merge_colors(c))[key]
         draw.rectangle([x, ly + 2, x + fsize - 2, ly + fsize - 2], fill=tuple(int(255 * v) for v in col))
         x += fsize + 4
         draw.text((x, ly + 1), text, font=small, fill=MUTED)

@@ -29,10 +29,9 @@ from typing import Sequence
 import numpy as np
 
 from msrgan.data.datasource import DataSource, tqdm_disable
+from zoo.hub import is_repo_id
 
 __all__ = ["DataSource", "load_source"]
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def _is_hf_folder(path: Path) -> bool:
@@ -56,7 +55,7 @@ def source_kind(spec: str | os.PathLike) -> str:
     if path.is_dir():
         return "hf" if _is_hf_folder(path) else "folder"
     hub_id = re.sub(r"^hf://(datasets/)?", "", spec_str)
-    return "hf" if not path.exists() and _HUB_ID.match(hub_id) and not spec_str.startswith((".", "/", "~")) else "folder"
+    return "hf" if not path.exists() and is_repo_id(hub_id) else "folder"
 
 
 def load_source(
@@ -153,7 +152,7 @@ def _load(spec_str, *, channels, count, size, seed, strict, bit_depth, pattern, 
         if hub_id.startswith(prefix):
             hub_id = hub_id[len(prefix):]
             break
-    if _HUB_ID.match(hub_id) and not spec_str.startswith((".", "/", "~")):
+    if is_repo_id(hub_id):
         from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
         from msrgan.data.hf import load_hf_source

@@ -14,11 +14,11 @@ from msrgan.evaluate.result import LABELS, METHODS, QUALITY, EvaluationResult, _
 
 
 def _display(img: np.ndarray, channels: int) -> np.ndarray:
-    from msrgan.convention import rgb_merge_indices
+    """``msrgan.display.display_rgb`` in [0, 1]; one channel as a 2-D gray image (shown with a gray colormap)."""
+    from msrgan.display import display_rgb
 
-    if channels == 1:
-        return np.clip(img[..., 0], 0, 1)
-    return np.clip(img[..., list(rgb_merge_indices(channels))], 0, 1)
+    rgb = display_rgb(img, dtype=np.float32)
+    return rgb[..., 0] if channels == 1 else rgb
 
 
 def _zoom_window(hr: np.ndarray) -> tuple[int, int, int]:

@@ -5,19 +5,12 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from msrgan.convention import INPUT_CONVENTION, channel_names, check_channels, check_image_batch
+from msrgan.convention import INPUT_CONVENTION, LOCALIZATION_CLASSES, channel_names, check_channels, check_image_batch
 from msrgan.models.base import ZooModel
 from msrgan.models.blocks import ConvBNAct, MaxPooling2D
 
 VGG19_BLOCKS = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))
 TAPS = ("block1", "block2", "block3", "block4", "block5")
-
-# The 13 protein-localization classes of the seed's CYTO2017 task, in class-id order.
-LOCALIZATION_CLASSES = (
-    "nucleoplasm", "nuclear_membrane", "nucleoli", "cytosol", "plasma_membrane", "mitochondria",
-    "endoplasmic_reticulum", "golgi_apparatus", "vesicles", "actin_filaments", "microtubules",
-    "centrosome", "intermediate_filaments",
-)
 
 
 @keras.saving.register_keras_serializable(package="msrgan")

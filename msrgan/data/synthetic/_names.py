@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-CLASS_NAMES: tuple[str, ...] = (
-    "nucleoplasm",
-    "nuclear_membrane",
-    "nucleoli",
-    "cytosol",
-    "plasma_membrane",
-    "mitochondria",
-    "endoplasmic_reticulum",
-    "golgi_apparatus",
-    "vesicles",
-    "actin_filaments",
-    "microtubules",
-    "centrosome",
-    "intermediate_filaments",
-)
+from msrgan.convention import CHANNEL_LAYOUTS, LOCALIZATION_CLASSES
+
+CLASS_NAMES: tuple[str, ...] = LOCALIZATION_CLASSES  # the 13 protein-localization classes, in class-id order
 NUM_CLASSES = len(CLASS_NAMES)
 
-CHANNEL_NAMES_4: tuple[str, ...] = ("nucleus", "microtubules", "er", "protein")  # CYTO2017 order
-CHANNEL_NAMES_3: tuple[str, ...] = ("microtubules", "protein", "nucleus")  # RGB merge
+CHANNEL_NAMES_4: tuple[str, ...] = CHANNEL_LAYOUTS[4]  # CYTO2017 order: nucleus, microtubules, er, protein
+CHANNEL_NAMES_3: tuple[str, ...] = CHANNEL_LAYOUTS[3]  # RGB merge: microtubules, protein, nucleus
 CHANNEL_NAMES_1: tuple[str, ...] = ("protein",)  # gray: the protein of interest
 _CHANNEL_NAMES = {1: CHANNEL_NAMES_1, 3: CHANNEL_NAMES_3, 4: CHANNEL_NAMES_4}
 
