@@ -7,7 +7,9 @@ Adding a model is one call::
 after which ``zoo.create("my-model", filters=64)`` builds it with the overrides applied.
 Model families outside this package register themselves through the ``zoo.models``
 entry-point group (see ``pyproject.toml``); they are imported the first time the registry
-is read, so ``import zoo`` alone is enough to list them.
+is read, so ``import zoo`` alone is enough to list them. ``ZOO_DISABLE_PLUGIN_AUTOLOAD=1`` (read
+when the registry is first read, as pytest's ``PYTEST_DISABLE_PLUGIN_AUTOLOAD``) leaves them out:
+only what the program registers itself is there.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import dataclasses
 import fnmatch
 import importlib.metadata
 import logging
+import os
 from typing import Any, Callable
 
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "zoo.models"
+DISABLE_AUTOLOAD = "ZOO_DISABLE_PLUGIN_AUTOLOAD"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +61,8 @@ def _load_plugins() -> None:
     if _PLUGINS_LOADED:
         return
     _PLUGINS_LOADED = True
+    if os.environ.get(DISABLE_AUTOLOAD, "").strip().lower() in ("1", "true", "yes"):
+        return
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
             ep.load()
