@@ -66,6 +66,11 @@ def register(sub) -> None:
                    help="per-image percentiles 2/99.8 (default), unit: the dtype range (also spelled range), "
                         "none: float images already in [0, 1]")
     g.add_argument("--augment", action=boolean, default=None, help="flips/rot90 augmentation (default on)")
+    g.add_argument("--max-memory", default=None, metavar="BYTES",
+                   help="memory budget for the decoded training images, e.g. 8G or 500MiB; a folder or dataset "
+                        "larger than it is streamed from disk instead of loaded (default: half the RAM)")
+    g.add_argument("--strict", action="store_true", default=None,
+                   help="stop on an unreadable image file (default: skip it with a warning)")
     n = p.add_argument_group("networks")
     n.add_argument("--generator", default=None, help=f"zoo name of the generator (default {d['generator']}), or a "
                                                      "pretrained folder / Hub id to start from")

@@ -29,7 +29,8 @@ SYNTHETIC_COUNT = 64  # synthetic fields drawn when --count is not given
 # other difference from the run's train_config.json (data, networks, losses, schedule) is refused,
 # since the resumed run would no longer continue the same training.
 RESUMABLE_CHANGES = frozenset({"gan_steps", "checkpoint_every", "log_every", "verbose", "tensorboard", "grid_images",
-                               "out", "jit_compile", "distribute", "coordinator", "num_processes", "process_id"})
+                               "out", "jit_compile", "distribute", "coordinator", "num_processes", "process_id",
+                               "max_memory", "strict"})
 # How this invocation treats OUT, not part of the run: never recorded in train_config.json.
 NOT_RECORDED = ("overwrite", "resume")
 JIT_VALUES = ("auto", "on", "off", "true", "false", "1", "0", "yes", "no")
@@ -62,6 +63,8 @@ class TrainOptions:
     batch_size: int = 16
     normalization: str = "percentile"
     augment: bool = True
+    max_memory: str | int | None = None  # budget for the decoded images: more streams them (None: half the RAM)
+    strict: bool = False  # an unreadable image file stops the run instead of being skipped with a warning
     # networks
     generator: str = "msrgan-x4"  # a zoo name, or a pretrained folder / Hub id to start from
     generator_options: dict | None = None  # overrides of the zoo entry's settings
@@ -230,7 +233,7 @@ def train_settings() -> dict:
                                                                                  open_high=True),
         "val_size": S(int, 8), "degradation": S(str, choices=tuple(DEGRADATIONS)), "scale": S(int, choices=(2, 4, 8)),
         "patch_size": S(int, 8), "batch_size": S(int, 1), "normalization": S(str, choices=tuple(NORMALIZATIONS)),
-        "augment": S(bool), "generator": S(str), "discriminator_filters": S(int, 1), "discriminator_dense": S(int, 1),
+        "augment": S(bool), "strict": S(bool), "generator": S(str), "discriminator_filters": S(int, 1), "discriminator_dense": S(int, 1),
         "discriminator_batch_norm": S(bool), "content": S(str, optional=True), "criterion": S(str, choices=("l2", "l1")),
         "alpha": S(float, 0, optional=True), "beta": S(float, 0, optional=True), "gamma": S(float, 0, optional=True),
         "adversarial": S(str, choices=tuple(ADVERSARIAL)), "g_lr": S(float, 0, open_low=True),
@@ -294,6 +297,13 @@ def check_values(values: dict, origin=None) -> dict:
             what = "layer names" if kind is str else "numbers"
             refuse(name, f"setting {name} must be a comma-separated string or a list of {what} (or null), "
                          f"got {value!r}")
+    if out.get("max_memory") is not None:
+        from msrgan.data.stream import parse_bytes
+
+        try:
+            parse_bytes(out["max_memory"])
+        except ValueError as exc:
+            refuse("max_memory", f"setting {exc}")
     jit = out.get("jit_compile", "auto")
     if not (isinstance(jit, bool) or (isinstance(jit, str) and jit.lower() in JIT_VALUES)):
         refuse("jit_compile", f"setting jit_compile must be auto, on or off (or true/false), got {jit!r}")

@@ -102,8 +102,8 @@ def train(options: TrainOptions) -> dict:
 
     import keras
 
-    from msrgan.data import load_source
-    from msrgan.data.patches import PatchDataset, validation_pairs
+    from msrgan.data.patches import validation_pairs
+    from msrgan.data.stream import open_training_source, training_patches
     from msrgan.models import Discriminator, load_extractor
     from msrgan.training.config import data_count, load_config_file, parse_jit, set_precision
     from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION
@@ -130,14 +130,21 @@ def train(options: TrainOptions) -> dict:
     policy = set_precision(o.mixed_precision)
     keras.utils.set_random_seed(o.seed)
 
-    # Data: split by image, so validation fields are never trained on.
-    src = load_source(o.data, channels=channels, count=data_count(o.data, o.count, SYNTHETIC_COUNT), size=o.size,
-                      seed=o.seed, field_params=o.data_params, bit_depth=o.bit_depth)
-    # Labels play no part in super-resolution: a plain (not class-stratified) split.
-    train_src, val_src = dataclasses.replace(src, labels=None).split(o.val_fraction, seed=o.seed)
-    train_ds = PatchDataset(train_src.images, patch_size=patch, scale=scale, batch_size=o.batch_size,
-                            degradation=o.degradation, degradation_params=o.degradation_params, augment=o.augment,
-                            normalization=o.normalization, steps_per_epoch=o.steps_per_epoch, seed=o.seed)
+    # Data: in memory when it fits max_memory, streamed from the files otherwise (said in one line).
+    # Split by image, so validation fields are never trained on.
+    src = open_training_source(o.data, max_memory=o.max_memory, channels=channels,
+                               count=data_count(o.data, o.count, SYNTHETIC_COUNT), size=o.size, seed=o.seed,
+                               field_params=o.data_params, bit_depth=o.bit_depth, strict=o.strict)
+    if o.verbose and src.kind != "synthetic":
+        print(src.info["loading"])
+    if hasattr(src, "patch_dataset"):  # a streamed Hugging Face dataset: its first images are held out
+        train_src, val_src = src.split(o.val_fraction)
+    else:  # labels play no part in super-resolution: a plain (not class-stratified) split
+        train_src, val_src = dataclasses.replace(src, labels=None).split(o.val_fraction, seed=o.seed)
+    train_ds = training_patches(train_src, patch_size=patch, scale=scale, batch_size=o.batch_size,
+                                degradation=o.degradation, degradation_params=o.degradation_params,
+                                augment=o.augment, normalization=o.normalization,
+                                steps_per_epoch=o.steps_per_epoch, seed=o.seed)
     side = min(min(im.shape[:2]) for im in val_src.images)
     val_side = min(o.val_size, side)
     val_side -= val_side % scale
@@ -248,7 +255,9 @@ def _fit_and_save(gan, train_ds, o: TrainOptions, *, work, val_lr, val_hr, scale
         "losses": {"alpha": gan.alpha, "beta": gan.beta, "gamma": gan.gamma, "adversarial": gan.adversarial,
                    "criterion": gan.criterion, "layer_weights": gan.layer_weights,
                    "content": content, "content_layers": list(extractor.layer_names) if extractor else []},
-        "data": {"spec": o.data, "kind": src.kind, "train_images": len(train_src), "val_images": len(val_src),
+        "data": {"spec": o.data, "kind": src.kind, "streaming": bool(src.info.get("streaming")),
+                 "train_images": getattr(train_src, "num_examples", None) if hasattr(train_src, "patch_dataset")
+                 else len(train_src), "val_images": len(val_src),
                  "patches": train_ds.get_config()},
         "ema": o.ema, "seed": o.seed,
         "distribute": {"mode": o.distribute,
