@@ -4,8 +4,10 @@
 # ${OUT:-runs/gpu_check}.
 #
 # Usage: bash scripts/gpu_check.sh            (about 5-10 minutes on one H100)
-# Needs CUDA builds of the backends: set MSRGAN_VENV to an environment that has them (the
-# default .venv holds the CPU builds that scripts/env.sh installs).
+# Needs CUDA builds of the backends, in the current python or in MSRGAN_VENV: it installs nothing
+# (MSRGAN_SKIP_INSTALL=1 unless set otherwise), so a CUDA environment is never replaced by the CPU
+# builds that scripts/env.sh would install into .venv.
+export MSRGAN_SKIP_INSTALL="${MSRGAN_SKIP_INSTALL:-1}"
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 out="${OUT:-runs/gpu_check}"
