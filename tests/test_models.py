@@ -250,7 +250,7 @@ def test_rewritten_convolutions_equal_ops_conv_in_values_and_gradients(form, ker
     """stacked_rows_conv and im2col_conv compute ops.conv, and autodiff gives its gradients."""
     from keras import ops
 
-    from msrgan.models.blocks import im2col_conv, stacked_rows_conv
+    from msrgan.backends.convolution import im2col_conv, stacked_rows_conv
 
     rng = np.random.default_rng(sum(kernel_size) + strides)
     x = rng.random((2, 11, 10, 6), dtype=np.float32)  # odd and even sizes: asymmetric "same" padding
@@ -283,16 +283,17 @@ def test_conv_layer_fast_forms_equal_the_keras_layer(filters, kernel_size, in_ch
     """Few-output convolutions (stacked rows, every backend) and wide ones (im2col on JAX on CPUs)."""
     import keras
 
-    from msrgan.models import blocks
-    from msrgan.models.blocks import IM2COL_MIN_CHANNELS, STACK_ROWS_MAX_FILTERS, Conv2D
+    from msrgan.backends import convolution
+    from msrgan.backends.convolution import IM2COL_MIN_CHANNELS, STACK_ROWS_MAX_FILTERS
+    from msrgan.models.blocks import Conv2D
 
-    real, calls = blocks.im2col_conv, []
+    real, calls = convolution.im2col_conv, []
 
     def counting(*args, **kwargs):
         calls.append(args[1].shape)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(blocks, "im2col_conv", counting)
+    monkeypatch.setattr(convolution, "im2col_conv", counting)  # whichever backend module would use it
 
     rng = np.random.default_rng(filters)
     x = rng.random((2, 9, 10, in_channels), dtype=np.float32)
@@ -312,7 +313,7 @@ def test_conv_layer_fast_forms_equal_the_keras_layer(filters, kernel_size, in_ch
     assert bool(calls) == (backend == "jax" and in_channels >= IM2COL_MIN_CHANNELS)  # this machine is CPU-only
     if calls:  # past the memory limit on the stacked taps: the plain convolution, same values
         taps = 2 * -(-9 // strides) * -(-10 // strides) * 3 * 3 * in_channels  # batch x output pixels x tap values
-        monkeypatch.setattr(blocks, "IM2COL_MAX_TAPS", taps - 1)
+        monkeypatch.setattr(convolution, "IM2COL_MAX_TAPS", taps - 1)
         count = len(calls)
         np.testing.assert_allclose(keras.ops.convert_to_numpy(ours(x)), want, rtol=0, atol=1e-5)
         assert len(calls) == count

@@ -1,4 +1,8 @@
-"""Building blocks shared by the msrgan models (Keras layers, backend-agnostic)."""
+"""Building blocks shared by the msrgan models (Keras layers in ``keras.ops``).
+
+``Conv2D`` and ``MaxPooling2D`` compute through the backend module's hooks (``msrgan.backends``):
+the same values as Keras's layers, without the copies or slow kernels some backends have.
+"""
 
 from __future__ import annotations
 
@@ -8,147 +12,32 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-
-@functools.lru_cache(maxsize=None)
-def _on_cpu() -> bool:
-    """Whether Keras computes on CPUs only (the devices a process sees do not change)."""
-    devices = keras.distribution.list_devices()
-    return bool(devices) and all(str(d).lower().startswith("cpu") for d in devices)
-
-
-def _torch_channels_last(data_format: str) -> bool:
-    return keras.backend.backend() == "torch" and data_format == "channels_last"
-
-
-class _ChannelsLastOIHW:
-    """Wraps a kernel initializer: the same values, in ``(out, kh, kw, in)`` memory on torch.
-
-    The ``(kh, kw, in, out)`` kernel keeps its shape and values (a strided view), so saving,
-    loading and ``assign`` are unchanged. Keras's torch convolution views the kernel as ``(out,
-    in, kh, kw)``; with this memory order that view is torch's channels-last weight layout, which
-    oneDNN uses as it is, instead of copying the kernel into it in every forward and backward pass.
-    """
-
-    def __init__(self, initializer):
-        self.initializer = initializer
-
-    def __call__(self, shape, dtype=None):
-        import torch  # only built on the torch backend
-
-        value = ops.convert_to_tensor(self.initializer(shape, dtype=dtype))
-        if len(shape) != 4 or not isinstance(value, torch.Tensor):
-            return value
-        return value.permute(3, 0, 1, 2).contiguous().permute(1, 2, 3, 0)
-
-
-STACK_ROWS_MAX_FILTERS = 4  # convolutions with at most this many outputs use stacked_rows_conv
-IM2COL_MIN_CHANNELS = 128  # JAX on CPU: convolutions with at least this many inputs use im2col_conv
-IM2COL_MAX_TAPS = 2**26  # ... unless their stacked taps would exceed this many values (256 MB in float32)
-
-
-def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TensorFlow's "same" padding (before, after) of one axis: the odd pixel goes after."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
-def im2col_conv(x, kernel, strides=(1, 1), padding="same"):
-    """A channels-last convolution as one matrix product over the stacked kernel taps (im2col).
-
-    The ``kh * kw`` shifted (and strided) views of ``x`` are concatenated along the channels and
-    multiplied by the ``(kh * kw * in, out)`` reshaped kernel: the same values as ``ops.conv`` (up
-    to float32 summation order) and, by automatic differentiation, the same gradients, both of
-    them matrix products too. XLA's CPU convolutions compute the kernel gradient as a convolution
-    with a window the size of the image, 2 to 5 times slower than this product (2 CPU cores, 3x3
-    kernels, 64 to 512 channels). The price is memory: the taps are kept for the backward pass,
-    ``kh * kw`` times the input. :class:`Conv2D` uses it on JAX on CPUs for layers with at least
-    :data:`IM2COL_MIN_CHANNELS` input channels: in the GAN training step of
-    ``scripts/benchmark.py`` that threshold measured best (per-round ratio to native PyTorch
-    0.76x without im2col, 0.83x from 128 channels, 0.82x from 64 or 32, 0.77x to 0.79x from 256
-    or 512); with it on every layer the step was slower (0.71x): around the generator's
-    sub-pixel convolutions XLA fused the product's operand transposes into slow copies.
-
-    Args:
-        x: ``(B, H, W, in)`` batch with static height and width.
-        kernel: ``(kh, kw, in, out)``.
-        strides: ``(sh, sw)``.
-        padding: ``"same"`` (TensorFlow's convention) or ``"valid"``.
-
-    Returns:
-        ``(B, H', W', out)``, as ``ops.conv(x, kernel, strides, padding)``.
-    """
-    kh, kw, cin, cout = (int(d) for d in kernel.shape)
-    (sh, sw), (h, w) = strides, (int(x.shape[1]), int(x.shape[2]))
-    if padding == "same":
-        (top, bottom), (left, right) = _same_padding(h, kh, sh), _same_padding(w, kw, sw)
-        x = ops.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
-        h, w = h + top + bottom, w + left + right
-    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-    taps = [x[:, dy:dy + (oh - 1) * sh + 1:sh, dx:dx + (ow - 1) * sw + 1:sw, :] for dy in range(kh) for dx in range(kw)]
-    return ops.matmul(ops.concatenate(taps, axis=-1), ops.reshape(kernel, (kh * kw * cin, cout)))
-
-
-def stacked_rows_conv(x, kernel, conv):
-    """A stride-1, "same"-padded convolution of ``x`` computed as ``kh`` rows stacked into channels.
-
-    ``conv(x, stacked)`` runs the ``(1, kw, in, kh * out)`` convolution whose output channel
-    ``dy * out + o`` is kernel row ``dy``'s contribution to output channel ``o``; shifting those
-    ``kh`` slices by their row offset and adding them gives the ``(kh, kw, in, out)`` convolution.
-    Same values (up to float32 summation order), same gradients. It pays where ``out`` is tiny,
-    as in the 9x9 convolution to the image's 1-4 channels that ends every generator: the CPU
-    convolution libraries (oneDNN, XLA's, TensorFlow's) run a few-output-channel convolution, and
-    above all its kernel gradient, far below their usual speed. Measured on 2 CPU cores for that
-    layer (batch 4, 96x96, 64 -> 3 channels, forward and both gradients): JAX 227 -> 74 ms,
-    TensorFlow (XLA) 227 -> 81 ms, torch 95 -> 56 ms.
-
-    Args:
-        x: Channels-last batch ``(B, H, W, in)``.
-        kernel: ``(kh, kw, in, out)`` kernel.
-        conv: ``conv(x, kernel)``, the same-padded stride-1 channels-last convolution to use.
-
-    Returns:
-        The ``(B, H, W, out)`` result of ``conv(x, kernel)``.
-    """
-    kh, kw, cin, cout = (int(d) for d in kernel.shape)
-    stacked = ops.reshape(ops.transpose(kernel, (1, 2, 0, 3)), (1, kw, cin, kh * cout))
-    top = (kh - 1) // 2  # "same" padding puts the odd pixel of an even kernel at the bottom
-    z = ops.pad(conv(x, stacked), [[0, 0], [top, kh - 1 - top], [0, 0], [0, 0]])
-    out = None
-    for dy in range(kh):
-        stop = dy - (kh - 1)  # rows dy .. dy + H - 1 of the padded stack (static, so any H works)
-        part = z[:, dy:stop if stop else None, :, dy * cout:(dy + 1) * cout]
-        out = part if out is None else out + part
-    return out
+from msrgan import backends
+from msrgan.backends.convolution import STACK_ROWS_MAX_FILTERS, stacked_rows_conv
 
 
 @keras.saving.register_keras_serializable(package="msrgan")
 class Conv2D(layers.Conv2D):
     """``keras.layers.Conv2D`` with the same weights and outputs, computed faster where it matters.
 
-    - **No layout copies on torch.** Keras's channels-last convolution copies each input to
-      contiguous channels-first memory and back to channels-last memory, and the kernel to torch's
-      layout, in every call (and the gradients back). Here the channels-last batch goes to
-      ``keras.ops.conv`` as a channels-first *view* (``ops.transpose``, no copy), which torch's
-      oneDNN convolution reads directly as channels-last memory, and the kernel is created in the
-      memory order that convolution wants (:class:`_ChannelsLastOIHW`).
-    - **Few output channels** (at most :data:`STACK_ROWS_MAX_FILTERS`, stride 1, "same" padding,
-      channels-last, a kernel taller than one row): computed by :func:`stacked_rows_conv`, on
-      every backend.
-    - **Wide layers on JAX on CPUs** (at least :data:`IM2COL_MIN_CHANNELS` input channels,
-      channels-last, no dilation, static shapes, at most :data:`IM2COL_MAX_TAPS` stacked tap
-      values): computed by :func:`im2col_conv`, whose kernel gradient is a matrix product instead
-      of XLA's slow image-sized convolution.
+    - **Few output channels** (at most ``STACK_ROWS_MAX_FILTERS``, stride 1, "same" padding,
+      channels-last, a kernel taller than one row): computed by
+      :func:`msrgan.backends.convolution.stacked_rows_conv`, on every backend.
+    - **The convolution itself** is the backend module's ``conv2d`` (``msrgan.backends``): on torch
+      without Keras's layout copies (the kernel is created in the memory order torch's convolution
+      reads, through the backend's ``conv_kernel_initializer``), on JAX on CPUs as an im2col matrix
+      product for wide layers, elsewhere Keras's own.
 
-    Everything else is ``keras.layers.Conv2D`` unchanged, and the config and variables always are
-    (models saved before or on another backend load unchanged).
+    The config and variables are always ``keras.layers.Conv2D``'s (models saved before or on
+    another backend load unchanged).
     """
 
     def build(self, input_shape):
-        if not _torch_channels_last(self.data_format):
-            return super().build(input_shape)
         initializer = self.kernel_initializer
-        self.kernel_initializer = _ChannelsLastOIHW(initializer)  # used when the kernel is created
+        kernel_initializer = backends.current().conv_kernel_initializer(initializer, self.data_format)
+        if kernel_initializer is initializer:
+            return super().build(input_shape)
+        self.kernel_initializer = kernel_initializer  # used when the kernel is created
         try:
             super().build(input_shape)
         finally:
@@ -156,19 +45,10 @@ class Conv2D(layers.Conv2D):
 
     @property
     def stacks_rows(self) -> bool:
-        """Whether this convolution is computed by :func:`stacked_rows_conv`."""
+        """Whether this convolution is computed by :func:`~msrgan.backends.convolution.stacked_rows_conv`."""
         return (self.filters <= STACK_ROWS_MAX_FILTERS and self.kernel_size[0] > 1 and self.padding == "same"
                 and tuple(self.strides) == (1, 1) and tuple(self.dilation_rate) == (1, 1)
                 and getattr(self, "groups", 1) == 1 and self.data_format == "channels_last")
-
-    def _uses_im2col(self, inputs, kernel) -> bool:
-        if (keras.backend.backend() != "jax" or int(kernel.shape[2]) < IM2COL_MIN_CHANNELS
-                or self.data_format != "channels_last" or tuple(self.dilation_rate) != (1, 1)
-                or getattr(self, "groups", 1) != 1 or None in tuple(inputs.shape) or not _on_cpu()):
-            return False
-        b, h, w, _ = (int(d) for d in inputs.shape)
-        taps = b * -(-h // self.strides[0]) * -(-w // self.strides[1]) * int(np.prod(kernel.shape[:3]))
-        return taps <= IM2COL_MAX_TAPS
 
     def convolution_op(self, inputs, kernel):
         if self.stacks_rows:
@@ -176,25 +56,18 @@ class Conv2D(layers.Conv2D):
         return self._convolve(inputs, kernel)
 
     def _convolve(self, inputs, kernel):
-        if self._uses_im2col(inputs, kernel):
-            return im2col_conv(inputs, kernel, tuple(self.strides), self.padding)
-        if not _torch_channels_last(self.data_format):
-            return super().convolution_op(inputs, kernel)
-        y = ops.conv(ops.transpose(inputs, (0, 3, 1, 2)), kernel, strides=list(self.strides), padding=self.padding,
-                     dilation_rate=self.dilation_rate, data_format="channels_first")
-        return ops.transpose(y, (0, 2, 3, 1))
+        return backends.current().conv2d(inputs, kernel, strides=self.strides, padding=self.padding,
+                                         dilation_rate=self.dilation_rate, data_format=self.data_format,
+                                         groups=getattr(self, "groups", 1))
 
 
 @keras.saving.register_keras_serializable(package="msrgan")
 class MaxPooling2D(layers.MaxPooling2D):
-    """``keras.layers.MaxPooling2D`` without the input layout copy on torch (see :class:`Conv2D`)."""
+    """``keras.layers.MaxPooling2D`` computed by the backend module's ``max_pool2d`` (no layout copy on torch)."""
 
     def call(self, inputs):
-        if not _torch_channels_last(self.data_format):
-            return super().call(inputs)
-        y = ops.max_pool(ops.transpose(inputs, (0, 3, 1, 2)), pool_size=self.pool_size, strides=self.strides,
-                         padding=self.padding, data_format="channels_first")
-        return ops.transpose(y, (0, 2, 3, 1))
+        return backends.current().max_pool2d(inputs, pool_size=self.pool_size, strides=self.strides,
+                                             padding=self.padding, data_format=self.data_format)
 
 
 @keras.saving.register_keras_serializable(package="msrgan")

@@ -16,9 +16,9 @@
 - **PReLU in two passes** (``maximum(y, a * y)``) when every slope is in [0, 1], else the general
   three-pass form; both give the model's values exactly.
 - **The 9x9 convolution to the image's few channels** as kernel rows stacked into channels
-  (:func:`msrgan.models.blocks.stacked_rows_conv`) on TensorFlow, whose CPU convolution runs a
-  3-output-channel layer at a fraction of its usual speed (512x512 output: 300 -> 113 ms on 2
-  cores). On JAX and torch the plain convolution is as fast or faster, so they keep it.
+  (:func:`msrgan.backends.convolution.stacked_rows_conv`) on TensorFlow, whose CPU convolution
+  runs a 3-output-channel layer at a fraction of its usual speed. On JAX and torch the plain
+  convolution is as fast or faster, so they keep it.
 - **Compiled**: ``jax.jit`` on JAX, ``tf.function(jit_compile=True)`` (XLA) on TensorFlow and
   ``torch.compile`` (Inductor) on torch, once per input shape. The first call for a shape pays the
   compile; :attr:`FastGenerator.compile_seconds` reports it. torch.compile keeps its compiled code
@@ -32,10 +32,12 @@ under ``inference_mode`` on PyTorch, where ``torch.compile`` does not trace a Ke
 ``stateless_call`` reliably), without the SRResNet-specific rewrites above;
 ``FastGenerator.generic`` says which path a copy took.
 
-The network itself is written with ``keras.ops`` only (:func:`generator_forward`). The compile
-wrappers in :func:`_compile` (and torch's ``inference_mode`` in :func:`_eager`) are the only
-backend-specific code here: each backend has its own compiler, and Keras has no public "compile
-this function" API for a stateless inference function.
+The network itself is written with ``keras.ops`` only (:func:`generator_forward`). What differs
+per backend (the compiler, torch's ``inference_mode``, the default layout, where the tail's rows
+are stacked) comes from the backend module (``msrgan.backends``: ``compile_inference``,
+``eager_inference``, ``INFERENCE_DATA_FORMAT``, ``STACK_TAIL_ROWS``, ...): each backend has its own
+compiler, and Keras has no public "compile this function" API for a stateless inference function.
+The measurements behind these choices are in ``docs/benchmarks.md``.
 
 Example:
     >>> import numpy as np
@@ -57,9 +59,11 @@ import numpy as np
 import keras
 from keras import ops
 
+from msrgan import backends
+from msrgan.backends.convolution import stacked_rows_conv
 from msrgan.convention import check_image_batch
 from msrgan.models.base import SRModel
-from msrgan.models.blocks import bicubic_kernel, bicubic_upsample, stacked_rows_conv
+from msrgan.models.blocks import bicubic_kernel, bicubic_upsample
 from msrgan.models.generator import Generator
 
 __all__ = ["FastGenerator", "fast_generator", "fold_batch_norm", "generator_forward", "generator_params",
@@ -166,7 +170,7 @@ def generator_forward(params: dict, x, data_format: str = "channels_last", *, un
         unit_slopes: Every PReLU slope is in [0, 1] (see :func:`slopes_in_unit_interval`), so
             ``prelu(y) = maximum(y, a * y)``: two elementwise passes instead of three, same values.
         stack_tail_rows: Compute the last convolution with
-            :func:`~msrgan.models.blocks.stacked_rows_conv` (channels-last only; same values).
+            :func:`~msrgan.backends.convolution.stacked_rows_conv` (channels-last only; same values).
         bicubic_skip: The generator's scale when it has ``residual="bicubic"`` (the bicubic
             upsampling of ``x`` is added to the output), else 0.
 
@@ -220,42 +224,6 @@ def slopes_in_unit_interval(generator) -> bool:
     return True
 
 
-def _compile(fn):
-    """Compiles ``fn(params, x)`` with the backend's own compiler (the only backend-specific code here)."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return jax.jit(fn)
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(fn, jit_compile=True, reduce_retracing=False)
-    if backend == "torch":
-        import torch
-
-        compiled = torch.compile(fn, dynamic=False)
-
-        def run(params, x):
-            with torch.inference_mode():
-                return compiled(params, x)
-
-        return run
-    return fn
-
-
-def _eager(fn):
-    if keras.backend.backend() == "torch":
-        import torch
-
-        def run(params, x):
-            with torch.inference_mode():
-                return fn(params, x)
-
-        return run
-    return fn
-
-
 class FastGenerator:
     """Inference-only, BatchNorm-folded, compiled copy of a trained ``Generator``.
 
@@ -272,8 +240,9 @@ class FastGenerator:
             returned as float32). Half precision changes the outputs by about 1e-2 on [0, 1] images;
             on CPUs it is usually slower than float32.
         stack_tail_rows: Compute the last 9x9 convolution as stacked kernel rows
-            (:func:`~msrgan.models.blocks.stacked_rows_conv`): ``None`` (default) does so where it
-            is faster, on TensorFlow; needs channels-last.
+            (:func:`~msrgan.backends.convolution.stacked_rows_conv`): ``None`` (default) does so
+            where it is faster (the backend module's ``STACK_TAIL_ROWS``: TensorFlow); needs
+            channels-last.
 
     It has the generator's ``scale``, ``channels``, ``receptive_margin`` and a
     ``predict_on_batch``, so it can stand in for the generator wherever msrgan takes one, e.g.
@@ -299,15 +268,14 @@ class FastGenerator:
                  stack_tail_rows: bool | None = None):
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+        self._backend = backend = backends.current()
         if data_format == "auto":
-            data_format = "channels_first" if keras.backend.backend() == "torch" else "channels_last"
+            data_format = backend.INFERENCE_DATA_FORMAT
         if data_format not in _DATA_FORMATS:
             raise ValueError(f"data_format must be 'auto' or one of {_DATA_FORMATS}, got {data_format!r}")
-        if data_format == "channels_first" and not jit and keras.backend.backend() == "tensorflow":
-            raise ValueError("data_format='channels_first' needs jit=True on the TensorFlow backend "
-                             "(TensorFlow's eager CPU convolution only supports channels_last)")
+        backend.check_inference_layout(data_format, jit)
         if stack_tail_rows is None:
-            stack_tail_rows = keras.backend.backend() == "tensorflow" and data_format == "channels_last"
+            stack_tail_rows = backend.STACK_TAIL_ROWS and data_format == "channels_last"
         if stack_tail_rows and data_format != "channels_last":
             raise ValueError("stack_tail_rows=True needs data_format='channels_last'")
         self.data_format = data_format
@@ -339,7 +307,7 @@ class FastGenerator:
                                   bicubic_skip=skip)
             return ops.cast(y, "float32")
 
-        self._fn = _compile(forward) if self.jit else _eager(forward)
+        self._fn = backend.compile_inference(forward) if self.jit else backend.eager_inference(forward)
 
     def _init_generic(self, model) -> None:
         """The fallback for super-resolution networks other than ``Generator``: the model's
@@ -359,9 +327,10 @@ class FastGenerator:
         def forward(params, x):
             return model.stateless_call(params[0], params[1], x, training=False)[0]
 
-        if keras.backend.backend() == "torch":  # torch.compile's guards fail on a Keras stateless_call
+        backend = self._backend
+        if not backend.COMPILES_STATELESS_CALL:  # its compiler does not trace a Keras stateless_call (torch)
             self.jit = False
-        self._fn = _compile(forward) if self.jit else _eager(forward)
+        self._fn = backend.compile_inference(forward) if self.jit else backend.eager_inference(forward)
 
     def __call__(self, lr):
         """Upscales a channels-last float32 batch ``(B, h, w, C)``; returns a backend tensor."""
@@ -371,7 +340,7 @@ class FastGenerator:
         if self.jit and shape not in self.compile_seconds:
             start = time.perf_counter()
             y = self._fn(self.params, x)
-            _block(y)
+            self._backend.block_until_ready(y)  # an asynchronously computed result (JAX): honest timings
             self.compile_seconds[shape] = time.perf_counter() - start
             return y
         return self._fn(self.params, x)
@@ -390,12 +359,6 @@ class FastGenerator:
     def predict_on_batch(self, lr) -> np.ndarray:
         """Same as :meth:`predict` (the name Keras models and ``msrgan.inference`` use)."""
         return self.predict(lr)
-
-
-def _block(y) -> None:
-    """Waits for an asynchronously dispatched result (JAX), so timings are honest."""
-    if hasattr(y, "block_until_ready"):
-        y.block_until_ready()
 
 
 def fast_generator(generator, **kwargs) -> FastGenerator:

@@ -211,17 +211,18 @@ def set_precision(mixed_precision: str | None) -> str:
 def parse_jit(value) -> bool:
     """``jit_compile`` for ``compile``: a bool from ``on/off/true/false/1/0``, or ``"auto"``.
 
-    ``"auto"`` is True on TensorFlow (XLA: about 1.5-3x faster training steps on CPU here, where
-    Keras's own ``"auto"`` leaves XLA off) and JAX (always compiled), and False on PyTorch
-    (``torch.compile`` took longer to compile than the demo runs).
+    ``"auto"`` is the backend module's ``JIT_COMPILE_AUTO`` (``msrgan.backends``): True on
+    TensorFlow (XLA, which Keras's own ``"auto"`` leaves off) and JAX (always compiled), False on
+    PyTorch (``torch.compile`` took longer to compile than the demo runs); the measurements are in
+    docs/benchmarks.md.
     """
-    import keras
-
     if isinstance(value, bool):
         return value
     v = str(value).lower()
     if v == "auto":
-        return keras.backend.backend() in ("tensorflow", "jax")
+        from msrgan import backends
+
+        return backends.current().JIT_COMPILE_AUTO
     if v in ("on", "true", "1", "yes"):
         return True
     if v in ("off", "false", "0", "no"):

@@ -5,10 +5,11 @@ and splits each batch along that axis; XLA (GSPMD) inserts the gradient all-redu
 change to the model or the train step: call ``enable_data_parallel()`` *before* the networks are
 built, then train as usual with a global batch size divisible by the device count.
 
-Backends: released Keras implements ``keras.distribution`` for JAX only. On the TensorFlow and
-PyTorch backends ``enable_data_parallel`` raises a ValueError; use one device there (or the
-backend's own tools outside msrgan, e.g. ``tf.distribute`` / ``torch.distributed``, which msrgan
-does not wire up).
+Backends: each backend module's ``enable_data_parallel`` (``msrgan.backends.<name>``) sets up
+that backend's engine. Released Keras implements ``keras.distribution`` for JAX only; on the
+TensorFlow and PyTorch backends ``enable_data_parallel`` raises a ValueError; use one device there
+(or the backend's own tools outside msrgan, e.g. ``tf.distribute`` / ``torch.distributed``, which
+msrgan does not wire up yet).
 
 Multi-GPU on one host: nothing to set, ``keras.distribution.list_devices()`` lists the GPUs.
 Multi-host: start one process per host with the same command and call
@@ -24,10 +25,15 @@ from __future__ import annotations
 
 import keras
 
+from msrgan import backends
+
 
 def enable_data_parallel(devices=None, *, coordinator: str | None = None, num_processes: int | None = None,
                          process_id: int | None = None) -> "keras.distribution.DataParallel":
     """Sets a global ``keras.distribution.DataParallel`` over ``devices`` (default: all).
+
+    The backend module's ``enable_data_parallel`` (``msrgan.backends``) does it with the backend's
+    own engine.
 
     Args:
         devices: Device names (``keras.distribution.list_devices()`` by default).
@@ -40,21 +46,8 @@ def enable_data_parallel(devices=None, *, coordinator: str | None = None, num_pr
     Raises:
         ValueError: On a backend other than JAX, or with an incomplete multi-host set-up.
     """
-    backend = keras.backend.backend()
-    if backend != "jax":
-        raise ValueError(
-            f"--distribute data-parallel needs KERAS_BACKEND=jax (keras.distribution is implemented for JAX "
-            f"only in released Keras); the current backend is {backend!r}"
-        )
-    multi = (coordinator, num_processes, process_id)
-    if any(v is not None for v in multi):
-        if any(v is None for v in multi):
-            raise ValueError("multi-host training needs coordinator, num_processes and process_id together")
-        keras.distribution.initialize(coordinator, int(num_processes), int(process_id))
-    devices = list(devices) if devices is not None else keras.distribution.list_devices()
-    distribution = keras.distribution.DataParallel(devices=devices)
-    keras.distribution.set_distribution(distribution)
-    return distribution
+    return backends.current().enable_data_parallel(devices, coordinator=coordinator, num_processes=num_processes,
+                                                   process_id=process_id)
 
 
 def check_global_batch(batch_size: int, distribution=None) -> None:

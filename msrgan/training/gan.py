@@ -7,7 +7,7 @@ One ``keras.Model`` subclass trains on TensorFlow, PyTorch and JAX with ``compil
     discriminator_objective(d_trainable, d_non_trainable, sr, hr)
 
 (values in, loss and updated non-trainable values out, through ``Layer.stateless_call``). The
-per-backend ``train_step``s in ``msrgan.training.steps`` only differentiate them (TF
+per-backend ``train_step``s (``msrgan.backends.<name>.train_step``) only differentiate them (TF
 ``GradientTape``; torch ``backward``; JAX ``jax.value_and_grad``) and apply the gradients with
 each network's own optimizer.
 
@@ -44,6 +44,7 @@ from typing import Sequence
 import keras
 from keras import ops
 
+from msrgan import backends
 from msrgan import losses as L
 from msrgan.training.phases import D_PHASES, PHASES
 
@@ -272,9 +273,7 @@ class MSRGAN(keras.Model):
         return self.generator(x, training=training)
 
     def train_step(self, *args):
-        from msrgan.training import steps
-
-        return steps.train_step(self, *args)
+        return backends.current().train_step(self, *args)
 
     def test_step(self, *args):
         raise NotImplementedError("MSRGAN.evaluate is not supported; use msrgan.training.evaluate_generator "
@@ -377,8 +376,7 @@ class MSRGAN(keras.Model):
         """
         if not self.ema_weights:
             return self.generator
-        if keras.backend.backend() == "jax" and getattr(self, "_jax_state", None):
-            self.jax_state_sync()
+        backends.current().sync_state(self)
         g = getattr(self, "_ema_export", None)
         if g is None:
             g = type(self.generator).from_config(self.generator.get_config())

@@ -5,7 +5,7 @@
 - ``generator`` / ``discriminator``: one network, the other frozen.
 
 Shared by the model (``msrgan.training.gan``) and the per-backend train steps
-(``msrgan.training.steps``), so neither imports the other for them.
+(``msrgan.backends.<name>.train_step``), so neither imports the other for them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,118 @@
+"""What the backend modules share, written with ``keras.ops`` (no framework import).
+
+- pieces of the stateful train steps (TensorFlow and PyTorch): unpacking a batch, reading and
+  assigning variable values, the generator objective on the live variables, the EMA update;
+- Keras's own forms of the hooks in ``msrgan.backends``' interface, which a backend module takes
+  as they are where it has nothing faster: ``conv2d`` and ``max_pool2d`` compute what
+  ``keras.layers.Conv2D`` / ``MaxPooling2D`` compute, ``conv_kernel_initializer`` keeps the
+  initializer, and the inference and state hooks do nothing;
+- the checks of a data-parallel set-up that do not depend on the backend.
+"""
+
+from __future__ import annotations
+
+from keras import ops
+
+# ----------------------------------------------------------------------------- train steps
+
+
+def unpack(data):
+    """``(lr, hr)`` of a training batch; a ValueError for anything else."""
+    if isinstance(data, dict) or not isinstance(data, (tuple, list)) or len(data) < 2:
+        raise ValueError("MSRGAN trains on (lr, hr) batches; got a batch that is not an (lr, hr) pair")
+    return data[0], data[1]
+
+
+def values(variables):
+    """The current values of ``variables`` (backend tensors)."""
+    return [v.value for v in variables]
+
+
+def assign(variables, new_values) -> None:
+    for v, x in zip(variables, new_values):
+        v.assign(x)
+
+
+def generator_objective(model, lr, hr, constants):
+    """``model.generator_objective`` on the live variables; D's and the extractor's via ``constants``."""
+    g, d, e = model.generator, model.discriminator, model.extractor
+    return model.generator_objective(
+        values(g.trainable_variables), values(g.non_trainable_variables),
+        constants(d.trainable_variables) if d is not None else [],
+        constants(d.non_trainable_variables) if d is not None else [],
+        constants(e.variables) if e is not None else [], lr, hr)
+
+
+def update_ema(model) -> None:
+    """Assigns the EMA of the generator's weights after a generator update (when the model keeps one)."""
+    if not model.ema_weights:
+        return
+    new, count = model.ema_update(values(model.ema_weights), model.ema_count.value,
+                                  values(model.generator.trainable_variables))
+    assign(model.ema_weights, new)
+    model.ema_count.assign(count)
+
+
+def sync_state(model) -> None:
+    """Nothing to do: the train step updates the variables in place."""
+
+
+# ----------------------------------------------------------------------------- data parallel
+
+
+def refuse_data_parallel(backend: str) -> ValueError:
+    """The error of a backend with no data-parallel engine wired up."""
+    return ValueError(
+        f"--distribute data-parallel needs KERAS_BACKEND=jax (keras.distribution is implemented for JAX "
+        f"only in released Keras); the current backend is {backend!r}"
+    )
+
+
+def check_multi_host(coordinator, num_processes, process_id) -> bool:
+    """Whether a multi-host set-up is asked for; a ValueError when only part of it is given."""
+    multi = (coordinator, num_processes, process_id)
+    if all(v is None for v in multi):
+        return False
+    if any(v is None for v in multi):
+        raise ValueError("multi-host training needs coordinator, num_processes and process_id together")
+    return True
+
+
+# ----------------------------------------------------------------------------- inference
+
+
+def eager_inference(fn):
+    """``fn`` as it is."""
+    return fn
+
+
+def block_until_ready(y) -> None:
+    """Nothing to wait for: results are computed before they are returned."""
+
+
+def check_inference_layout(data_format: str, jit: bool) -> None:
+    """Every layout runs, compiled or not."""
+
+
+# ----------------------------------------------------------------------------- layers
+
+
+def conv_kernel_initializer(initializer, data_format: str):
+    """The initializer itself: Keras's kernel layout is the one this backend's convolution reads."""
+    return initializer
+
+
+def conv2d(inputs, kernel, *, strides, padding, dilation_rate, data_format, groups=1):
+    """``keras.layers.Conv2D``'s own convolution (``ops.conv``; ``groups`` follows from the kernel)."""
+    return ops.conv(inputs, kernel, strides=list(strides), padding=padding, dilation_rate=dilation_rate,
+                    data_format=data_format)
+
+
+def max_pool2d(inputs, *, pool_size, strides, padding, data_format):
+    """``keras.layers.MaxPooling2D``'s own pooling (``ops.max_pool``)."""
+    return ops.max_pool(inputs, pool_size=pool_size, strides=strides, padding=padding, data_format=data_format)
+
+
+__all__ = ["assign", "block_until_ready", "check_inference_layout", "check_multi_host", "conv2d",
+           "conv_kernel_initializer", "eager_inference", "generator_objective", "max_pool2d",
+           "refuse_data_parallel", "sync_state", "unpack", "update_ema", "values"]
