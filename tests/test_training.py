@@ -14,7 +14,7 @@ from keras import ops
 
 from msrgan.errors import EXIT_INPUT, EXIT_USAGE
 from msrgan.models import Discriminator, Generator, ImageNetVGG19Features, MiniVGG19, MiniVGG19Features
-from msrgan.training.callbacks import latest_checkpoint, restore_checkpoint, save_checkpoint
+from msrgan.training.checkpoints import latest_checkpoint, restore_checkpoint, save_checkpoint
 from msrgan.training.gan import MSRGAN
 from msrgan.training.trainer import epoch_plan, train_gan
 

@@ -1,1 +1,4 @@
-"""Training: the MSRGAN model and its per-backend steps, the miniVGG19 classifier, callbacks."""
+"""Training: the MSRGAN model, the two-phase trainer, checkpoints, logs, validation, the miniVGG19 classifier.
+
+The per-backend train steps are in ``msrgan.backends``.
+"""

@@ -33,7 +33,8 @@ from typing import Callable, Sequence
 import keras
 import numpy as np
 
-from msrgan.training.callbacks import CSVLogs, StepCheckpoint, latest_checkpoint, restore_checkpoint, save_checkpoint
+from msrgan.training.checkpoints import StepCheckpoint, latest_checkpoint, restore_checkpoint, save_checkpoint
+from msrgan.training.logs import CSVLogs
 
 
 class StepBatches(keras.utils.PyDataset):
