@@ -20,8 +20,7 @@ from msrgan.training.checkpoints import (
     save_checkpoint,
 )
 from msrgan.training.logs import CSVLogs, TensorBoardLogs
-from msrgan.training.validation import ValidationMonitor, comparison_grid, display_rgb
+from msrgan.training.validation import ValidationMonitor, comparison_grid
 
-__all__ = ["CSVLogs", "StepCheckpoint", "TensorBoardLogs", "ValidationMonitor", "comparison_grid", "display_rgb",
-           "latest_checkpoint", "read_checkpoint_meta", "read_checkpoint_state", "restore_checkpoint",
-           "save_checkpoint"]
+__all__ = ["CSVLogs", "StepCheckpoint", "TensorBoardLogs", "ValidationMonitor", "comparison_grid",
+           "latest_checkpoint", "read_checkpoint_meta", "read_checkpoint_state", "restore_checkpoint", "save_checkpoint"]

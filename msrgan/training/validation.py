@@ -2,7 +2,7 @@
 
 - ``ValidationMonitor``: validation PSNR/SSIM (and the bicubic baseline) at the end of each epoch,
   and a PNG grid LR | bicubic | SR | HR of fixed validation images (also sent to TensorBoard).
-- ``comparison_grid`` / ``display_rgb``: that grid, as uint8 RGB.
+- ``comparison_grid``: that grid, as uint8 RGB (each image drawn by ``msrgan.display.display_rgb``).
 """
 
 from __future__ import annotations
@@ -13,17 +13,9 @@ import keras
 import numpy as np
 
 from msrgan import backends
+from msrgan.display import display_rgb
 from msrgan.training import evaluation
 from msrgan.training.logs import TensorBoardLogs
-
-
-def display_rgb(x: np.ndarray) -> np.ndarray:
-    """An ``(H, W, C)`` image in [0, 1] as ``(H, W, 3)`` uint8 for display (RGB merge for 4 channels)."""
-    from msrgan.convention import rgb_merge_indices
-
-    x = np.clip(np.asarray(x, np.float32), 0.0, 1.0)
-    rgb = x[..., list(rgb_merge_indices(x.shape[-1]))]
-    return np.round(rgb * 255.0).astype(np.uint8)
 
 
 def comparison_grid(lr, bicubic, sr, hr, *, gap: int = 2) -> np.ndarray:
