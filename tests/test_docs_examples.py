@@ -222,6 +222,10 @@ SKIP: dict[tuple[str, str], str] = {
     ("docs/benchmarks.md", "python scripts/benchmark.py --json out.json              # all sections, ~10 min on 2 "
                            "cores"):
         "benchmarks take minutes by design (even --quick starts one worker per backend plus native PyTorch)",
+    ("docs/comparison.md", "# the whole comparison: trains every model, scores them, writes this page (a finished "
+                           "run is skipped)"):
+        "trains four models and a classifier for about half an hour by design (and writes docs/comparison.md in the "
+        "repository); tests/test_compare.py runs the same script end to end with --quick",
     ("docs/inference.md", "LR axis:  |<---- step ---->|<---- step ---->|<---- step ---->| ..."):
         "not code: a diagram",
     ("docs/inference.md", "msrgan upscale INPUT... -o OUT [--model SOURCE] [--per-channel] [--tile N] [--overlap N]"):
