@@ -110,7 +110,7 @@ from the configs in `scripts/presets/`, then bundles each finished run with
 - **Data**: `--data varied` (`msrgan.data.varied`): the synthetic specimens imaged through a
   randomised microscope: object scale (nuclei about 5-60 px), extra puncta, filaments and diffuse
   structures, background and autofluorescence, dim to saturated dynamic range, shot and read noise
-  in the HR image itself, 8 or 16 bit, 20% oversampled (smooth) fields (50% in the last gray stage).
+  in the HR image itself, 8 or 16 bit, 20% oversampled (smooth) fields (more in the later stages, below).
 - **Degradation**: `--degradation random` (`msrgan.data.degrade_random`): per image, bicubic or
   area (binning) sampling, Poisson-Gaussian noise from none to heavy (60% of the images) and
   8/12-bit quantisation. The shipped presets use **no extra PSF blur** (`blur_prob=0`), see below.
@@ -123,9 +123,14 @@ from the configs in `scripts/presets/`, then bundles each finished run with
   without extra blur (`msrgan-x4-gray-sharp.json`), then 600 steps at a lower learning rate on
   new fields, half of them oversampled (`--data-param oversampled_prob=0.5`, `msrgan-x4-gray.json`):
   before that stage it lost 0.07 dB to bicubic on noisy, oversampled fields of small objects,
-  where it sharpened structure that was smooth. `msrgan-x4-rgb` 1100 steps without extra blur
-  (`msrgan-x4-rgb-base.json`), then 600 steps at a lower learning rate on new fields, half of
-  them oversampled (`msrgan-x4-rgb.json`).
+  where it sharpened structure that was smooth. `msrgan-x4-rgb` in five stages: 1100 steps
+  without extra blur (`msrgan-x4-rgb-base.json`), 600 steps at a lower learning rate on new
+  fields, half of them oversampled (`msrgan-x4-rgb-mid.json`), then three stages on ever more
+  smooth fields at falling learning rates: 1500 steps with 60% oversampled (`msrgan-x4-rgb-stage3.json`),
+  900 with 70% (`msrgan-x4-rgb-stage4.json`) and 750 with 80% and noise in 30% of the LR images
+  instead of 60% (`msrgan-x4-rgb.json`). After stage 2 it still lost 0.2-0.5 dB and up to 0.007
+  SSIM to bicubic on clean oversampled fields: the pixel loss of the many noisy and sharp patches
+  outweighed the few smooth, clean ones, where bicubic is already close to the truth.
 - **mSRGAN preset** (`msrgan-x4-gan`): from `msrgan-x4-rgb-base`, 240 steps of GAN training with the
   miniVGG19 content loss (`alpha * MSE + beta * content + gamma * adversarial`, the seed's
   translated `beta`, SRGAN's `gamma = 1e-3`), the miniVGG19 trained by `msrgan train-classifier`

@@ -2,7 +2,7 @@
 # Trains every bundled preset from scratch, then bundles each finished run into msrgan/pretrained/
 # (weights, config, model card with the held-out grid results, presets.json entry).
 #
-#   bash scripts/train_presets.sh            # all presets; about 2.5 hours on a 2-core CPU (TensorFlow)
+#   bash scripts/train_presets.sh            # all presets; about 3.5 hours on a 2-core CPU (TensorFlow)
 #   bash scripts/train_presets.sh --no-bundle
 #
 # Each step is resumable: a finished run (training.json present) is skipped, an interrupted one is
@@ -34,7 +34,10 @@ train msrgan-x4-gray         # stage 3: from stage 2, new fields, a lower learni
 bundle msrgan-x4-gray psnr "one fluorescence channel (gray); applied channel by channel to any other image" \
   "x4 PSNR-oriented single-channel fluorescence model (the default, channel by channel for any channel count)"
 train msrgan-x4-rgb-base     # 3-channel, from scratch, without extra blur
-train msrgan-x4-rgb          # stage 2: from the base, new fields, a lower learning rate
+train msrgan-x4-rgb-mid      # stage 2: from the base, new fields, half of them oversampled, a lower learning rate
+train msrgan-x4-rgb-stage3   # stage 3: 1500 steps, 60% oversampled fields
+train msrgan-x4-rgb-stage4   # stage 4: 70% oversampled, a lower learning rate
+train msrgan-x4-rgb          # stage 5: 80% oversampled, 30% noisy LR images, the lowest learning rate
 bundle msrgan-x4-rgb psnr "RGB merge: R microtubules, G protein of interest, B nucleus (the seed's layout)" \
   "x4 PSNR-oriented RGB-merge model (the seed's 3-channel layout)"
 if [ ! -f "$RUNS/minivgg19-rgb/config.json" ]; then
