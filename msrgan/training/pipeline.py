@@ -217,10 +217,11 @@ def _fit_and_save(gan, train_ds, o: TrainOptions, *, work, val_lr, val_hr, scale
 
     import keras
 
-    from msrgan.training.callbacks import TensorBoardLogs, ValidationMonitor
     from msrgan.training.config import write_config
     from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION
+    from msrgan.training.logs import TensorBoardLogs
     from msrgan.training.trainer import train_gan
+    from msrgan.training.validation import ValidationMonitor
 
     # Callbacks: validation first (it adds val_* to the epoch logs), then the loggers.
     logs_dir = work / "logs"

@@ -41,7 +41,7 @@ def prepare_out(out, *, resume: bool, overwrite: bool) -> bool:
 
     Nothing is written or removed here: the earlier run is replaced only when the new one has finished.
     """
-    from msrgan.training.callbacks import latest_checkpoint, read_checkpoint_state
+    from msrgan.training.checkpoints import latest_checkpoint, read_checkpoint_state
 
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"--out {out} is a file, not a folder")
