@@ -320,6 +320,25 @@ def test_train_is_a_library_call(tmp_path):
     assert Generator.from_pretrained(tmp_path / "run").num_blocks == 1
 
 
+def test_grid_images_zero_draws_no_grid(tmp_path):
+    """``msrgan train --grid-images 0``: no comparison grid, neither PNG nor TensorBoard image (it failed with
+    "need at least one array to concatenate")."""
+    from msrgan.cli import main
+    from msrgan.training.validation import ValidationMonitor
+
+    out = tmp_path / "run"
+    assert main(["train", "--count", "4", "--size", "32", "--channels", "1", "--scale", "2", "--generator",
+                 "msrgan-x4-small", "--generator-option", "num_blocks=1", "--generator-option", "filters=8",
+                 "--patch-size", "16", "--batch-size", "2", "--val-size", "16", "--val-fraction", "0.25",
+                 "--pretrain-steps", "2", "--gan-steps", "0", "--steps-per-epoch", "2", "--checkpoint-every", "0",
+                 "--jit-compile", "off", "--verbose", "0", "--grid-images", "0", "--out", str(out)]) == 0
+    assert not (out / "grids").exists()
+    assert json.loads((out / "train_config.json").read_text())["grid_images"] == 0
+    assert (out / "logs" / "epochs.csv").is_file()  # the epoch's validation still ran
+    lr, hr = _batch()
+    with pytest.raises(ValueError, match="grid_images must be >= 0"):
+        ValidationMonitor(lr, hr, scale=2, grid_images=-1)
+
 def test_train_command_config_file_and_errors(tmp_path, capsys):
     from msrgan.cli import main
 

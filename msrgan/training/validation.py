@@ -45,7 +45,8 @@ class ValidationMonitor(keras.callbacks.Callback):
         hr: The matching high-resolution images ``(N, h*scale, w*scale, C)``.
         scale: Upscaling factor (also the border crop of the measures).
         grid_dir: Folder of the ``epoch-NNN.png`` grids, or None for no grids.
-        grid_images: How many validation images go into the grid.
+        grid_images: How many validation images go into the grid; 0: no grid at all (no PNG, no
+            TensorBoard image).
         use_ema: Validate the EMA generator when there is one.
         tensorboard: A ``TensorBoardLogs`` that also receives the grid, or None.
     """
@@ -63,6 +64,8 @@ class ValidationMonitor(keras.callbacks.Callback):
         self.scale = int(scale)
         self.grid_dir = None if grid_dir is None else Path(grid_dir)
         self.grid_images = int(grid_images)
+        if self.grid_images < 0:
+            raise ValueError(f"grid_images must be >= 0 (0: no grid), got {grid_images}")
         self.use_ema = use_ema
         self.tensorboard = tensorboard
         self.batch_size = batch_size
@@ -80,8 +83,8 @@ class ValidationMonitor(keras.callbacks.Callback):
                   "val_bicubic_psnr": self.baseline["psnr"], "val_bicubic_ssim": self.baseline["ssim"]}
         if logs is not None:
             logs.update(result)
-        if self.grid_dir is not None or self.tensorboard is not None:
-            k = min(self.grid_images, len(self.lr))
+        k = min(self.grid_images, len(self.lr))
+        if k and (self.grid_dir is not None or self.tensorboard is not None):
             grid = comparison_grid(self.lr[:k], self.bicubic[:k], sr[:k], self.hr[:k])
             if self.grid_dir is not None:
                 from msrgan.data.io import write_image
