@@ -22,6 +22,7 @@ from zoo.files import (
     atomic_file,
     atomic_folder,
     atomic_write_bytes,
+    move_entries,
     partial_path,
     remove_stale_partials,
 )
@@ -215,6 +216,52 @@ def test_atomic_folder_replaces_the_old_folder_only_once_the_new_one_is_complete
         (tmp / "d.txt").write_text("4")
     assert (tmp_path / "file" / "d.txt").read_text() == "4" and _partials(tmp_path) == []
 
+
+def _files(folder) -> dict:
+    return {str(p.relative_to(folder)): p.read_text() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _stage(out, files: dict):
+    stage = partial_path(out / "stage", directory=True)
+    for name, text in files.items():
+        (stage / name).parent.mkdir(parents=True, exist_ok=True)
+        (stage / name).write_text(text)
+    return stage
+
+
+@pytest.mark.one_backend
+def test_move_entries_replaces_or_merges_and_puts_everything_back_on_a_failure(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    (out / "figures").mkdir(parents=True)
+    earlier = {"notes.txt": "the user's", "model.bin": "old model", "logs.csv": "old log", "figures/a.png": "old a",
+               "figures/b.png": "old b"}
+    for name, text in earlier.items():
+        (out / name).write_text(text)
+    # replace (a run): whole entries, and the earlier run's entries named in clear go even without a new one
+    move_entries(_stage(out, {"model.bin": "new model", "figures/a.png": "new a"}), out, clear=["logs.csv"])
+    assert _files(out) == {"notes.txt": "the user's", "model.bin": "new model", "figures/a.png": "new a"}
+    assert _partials(out) == []
+    # merge (a report): folders merged file by file, other files kept
+    (out / "figures" / "b.png").write_text("old b")
+    move_entries(_stage(out, {"figures/a.png": "newer a", "summary.md": "s"}), out, merge=True)
+    assert _files(out) == {"notes.txt": "the user's", "model.bin": "new model", "figures/a.png": "newer a",
+                           "figures/b.png": "old b", "summary.md": "s"}
+    # a rename failing halfway: the entries moved in go out again, the earlier ones back, no partial left
+    before = _files(out)
+    calls, real = [], os.replace
+
+    def failing(src, dst):
+        calls.append(dst)
+        if len(calls) == 4:
+            raise OSError("disk gone")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing)
+    stage = _stage(out, {"figures/a.png": "x", "model.bin": "x", "summary.md": "x", "z.txt": "x"})
+    with pytest.raises(OSError, match="disk gone"):
+        move_entries(stage, out, merge=True, clear=["notes.txt"])
+    assert len(calls) > 4  # it did undo renames
+    assert _files(out) == before and _partials(out) == [] and not stage.exists()
 
 @pytest.mark.one_backend
 def test_stale_partials_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):

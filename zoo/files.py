@@ -12,9 +12,13 @@ whose process is gone, never those of a live process.
 
 Writers use one of three helpers: ``atomic_write_bytes(path, data)`` for bytes in memory, ``with
 atomic_file(path) as tmp:`` for a library that writes a file itself (TIFF, PNG, zip), ``with
-atomic_folder(path) as tmp:`` for a folder (OME-Zarr, a model folder). Each gives the result the
-permissions a plain ``open`` / ``mkdir`` would and renames it into place only when the block ends
-without an error; otherwise the partial is removed and the target is left as it was.
+atomic_folder(path) as tmp:`` for a folder (OME-Zarr, a model folder, a checkpoint). Each gives the
+result the permissions a plain ``open`` / ``mkdir`` would and renames it into place only when the
+block ends without an error; otherwise the partial is removed and the target is left as it was.
+Outputs that share a folder with other files (a training run's OUT, an evaluation report) are
+written into a partial folder inside it and published with ``move_entries(stage, folder)``: one
+rename an entry, the entries they replace deleted only once all are in, everything put back on a
+failure.
 
 Example:
     >>> import tempfile, pathlib
@@ -35,6 +39,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterable
 
 PARTIAL_PREFIX = ".partial-"
 CONFIG_NAME = "config.json"
@@ -188,6 +193,78 @@ def _replace_with(tmp: Path, path: Path) -> None:
         os.replace(old, path)
         raise
     discard(old)
+
+
+def move_entries(stage, target, *, merge: bool = False, clear: Iterable[str] = ()) -> None:
+    """Moves every entry of the finished folder ``stage`` into the folder ``target``, one rename each,
+    then removes ``stage``: publishing outputs written into a partial folder (``partial_path(...,
+    directory=True)``) into a folder that holds other files too.
+
+    An entry of ``target`` that a new one replaces, and each entry of ``target`` named in ``clear``,
+    is moved aside first and deleted only once every new entry is in place. If a rename fails (or
+    the move is interrupted), the entries moved in go back into ``stage``, the earlier ones are put
+    back, and ``stage`` is removed: ``target`` is left as it was. Entries of ``target`` that are
+    neither replaced nor named in ``clear`` are not touched.
+
+    Args:
+        stage: The folder holding the new entries, on the file system of ``target``.
+        target: The folder they go into (created when missing).
+        merge: A folder of ``stage`` whose name is a folder of ``target`` too is merged into it
+            entry by entry (recursively; other entries of that folder stay) instead of replacing it.
+        clear: Names of ``target``'s entries to remove with the replaced ones even when ``stage``
+            has no entry of that name (an earlier run's outputs that the new run does not write).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> out = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (out / "notes.txt").write_text("kept"), (out / "old.csv").write_text("old")
+        >>> stage = partial_path(out / "report", directory=True)
+        >>> _ = (stage / "new.csv").write_text("new")
+        >>> move_entries(stage, out, clear=["old.csv"])
+        >>> sorted(p.name for p in out.iterdir())
+        ['new.csv', 'notes.txt']
+    """
+    stage, target = Path(stage), Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    aside = partial_path(target / "replaced", directory=True)
+    done: list[tuple[Path, Path]] = []  # the renames made, (from, to), undone in reverse on a failure
+
+    def rename(src: Path, dst: Path) -> None:
+        os.replace(src, dst)
+        done.append((src, dst))
+
+    def move(src_dir: Path, dst_dir: Path, aside_dir: Path, clear_names) -> None:
+        names = {p.name for p in src_dir.iterdir()} | {n for n in clear_names if os.path.lexists(dst_dir / n)}
+        for name in sorted(names):
+            src, dst, old = src_dir / name, dst_dir / name, aside_dir / name
+            if merge and _is_folder(src) and _is_folder(dst):
+                old.mkdir()
+                move(src, dst, old, ())
+                continue
+            if os.path.lexists(dst):
+                rename(dst, old)
+            if os.path.lexists(src):
+                rename(src, dst)
+
+    try:
+        move(stage, target, aside, frozenset(clear))
+    except BaseException:
+        restored = True
+        for src, dst in reversed(done):
+            try:
+                os.replace(dst, src)
+            except OSError:
+                restored = False
+        discard(stage)
+        if restored:  # else what could not be put back stays in the partial folder, not deleted
+            discard(aside)
+        raise
+    discard(aside)
+    discard(stage)
+
+
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Sequence
 
-from zoo.files import atomic_write_bytes
+from zoo.files import atomic_write_bytes, move_entries
 
 REPORT_FILES = ("summary.md", "metrics.csv", "summary.csv", "wilcoxon.csv", "evaluation.json",
                 "figures/metrics_boxplot.png")
@@ -46,11 +45,10 @@ def _check_targets(out: Path, stems: Sequence[str], overwrite: bool, figures: bo
 
 
 def _publish(stage: Path, out: Path, files: dict) -> dict:
-    """Moves every file of the staging folder into ``out`` (one rename each) and remaps ``files``."""
-    for src in sorted(p for p in stage.rglob("*") if p.is_file()):
-        dst = out / src.relative_to(stage)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dst)
+    """Moves the staged report into ``out`` and remaps ``files``: one rename an entry, folders merged
+    (other files of ``out`` and ``out/figures`` stay), the files replaced deleted only once all are in,
+    and all put back on a failure (``zoo.files.move_entries``)."""
+    move_entries(stage, out, merge=True)
     return {k: str(out / Path(v).relative_to(stage)) for k, v in files.items()}
 
 

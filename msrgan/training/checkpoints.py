@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import keras
 import numpy as np
 
 from msrgan import backends
-from zoo.files import partial_path
+from zoo.files import atomic_folder
 
 CHECKPOINT_FORMAT = "msrgan-checkpoint/1"
 STATE_NAME = "state.safetensors"
@@ -47,19 +46,12 @@ def save_checkpoint(model, directory, *, extra: dict | None = None) -> Path:
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"{STEP_PREFIX}{step:08d}"
-    tmp = partial_path(final, directory=True)
-    try:
+    with atomic_folder(final) as tmp:  # an existing checkpoint of this step is replaced once the new one is whole
         arrays = {f"{i:05d}": np.ascontiguousarray(keras.ops.convert_to_numpy(v.value)) for i, v in enumerate(variables)}
         save_file(arrays, str(tmp / STATE_NAME))
         meta = {"format": CHECKPOINT_FORMAT, "step": step, "phase": model.phase, "backend": keras.backend.backend(),
                 "variables": [[v.path, list(v.shape), str(v.dtype)] for v in variables], "extra": extra or {}}
         (tmp / META_NAME).write_text(json.dumps(meta, indent=1) + "\n")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
 
 

@@ -60,16 +60,11 @@ def prepare_out(out, *, resume: bool, overwrite: bool) -> bool:
 
 
 def replace_run(stage, out) -> None:
-    """Moves the finished run in ``stage`` into ``out`` in place of the earlier run's entries (``RUN_ENTRIES``)."""
-    import os
+    """Moves the finished run in ``stage`` into ``out`` in place of the earlier run's entries (``RUN_ENTRIES``).
 
-    from zoo.files import discard, partial_path
+    One rename an entry; the earlier run's entries are deleted only once every new one is in, and a
+    failure puts them back (``zoo.files.move_entries``). Other files of ``out`` stay.
+    """
+    from zoo.files import move_entries
 
-    old = partial_path(out / "replaced-run", directory=True)
-    for name in RUN_ENTRIES:
-        if (out / name).exists():
-            os.replace(out / name, old / name)
-    for entry in sorted(stage.iterdir()):
-        os.replace(entry, out / entry.name)
-    discard(stage)
-    discard(old)
+    move_entries(stage, out, clear=RUN_ENTRIES)
