@@ -12,9 +12,23 @@ Precedence: built-in defaults < config file < flags given on the command line. T
 configuration is written next to the run's outputs, so ``--config OUT/train_config.json``
 repeats a run.
 
+``Options`` is the base of each command's typed settings (``TrainOptions``, ``ClassifierOptions``):
+a frozen dataclass of the settings, checked by ``Setting`` (type and range) when made, from
+keywords, a dict, a file, or the defaults < a file < the flags given.
+
 Example:
-    >>> resolve_options({"steps": 10, "lr": 0.1}, {"steps": 5}, {"steps": None, "lr": 0.01})
-    {'steps': 5, 'lr': 0.01}
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class Tiny(Options):
+    ...     COMMAND = "tiny"
+    ...     steps: int = 10
+    ...     lr: float = 0.1
+    ...     @classmethod
+    ...     def settings(cls):
+    ...         return {"steps": Setting(int, 1), "lr": Setting(float, 0, open_low=True)}
+    >>> Tiny.resolve({"steps": None, "lr": 0.01})  # the flags given: lr
+    Tiny(steps=10, lr=0.01)
+    >>> Tiny(steps=2.0).steps, Tiny.from_dict({"steps": 3}).replace(lr=1).to_dict()
+    (2, {'steps': 3, 'lr': 1.0})
 """
 
 from __future__ import annotations
@@ -173,6 +187,182 @@ def origins(flags: dict, file_config: dict | None, config_path) -> "callable":
         return "the defaults"
 
     return origin
+
+
+JIT_VALUES = ("auto", "on", "off", "true", "false", "1", "0", "yes", "no")
+
+
+def refuser(origin):
+    """``refuse(name, message)``, raising a usage error, or an input error (``ValueError``) when the
+    value came from a config file (``origin`` as for ``check_settings``)."""
+    from msrgan.errors import UsageError
+
+    def refuse(name: str, message: str):
+        where = origin(name) if origin is not None else None
+        error = ValueError if where is not None and where.startswith("config file") else UsageError
+        raise error(f"{message}{f' (from {where})' if where else ''}")
+
+    return refuse
+
+
+def check_common(values: dict, refuse) -> dict:
+    """The checks every command's settings share, on a copy of ``values``: ``data`` and ``out`` paths
+    as strings, a normalization alias (``range``) as its name, ``jit_compile`` a bool or one of
+    ``JIT_VALUES``; ``refuse`` as ``refuser`` makes it."""
+    import os
+
+    out = {k: os.fspath(v) if k in ("data", "out") and isinstance(v, os.PathLike) else v for k, v in values.items()}
+    if isinstance(out.get("normalization"), str):
+        from msrgan.data.normalize import NORMALIZATIONS
+
+        if out["normalization"] in NORMALIZATIONS:
+            out["normalization"] = NORMALIZATIONS.canonical(out["normalization"])
+    jit = out.get("jit_compile", "auto")
+    if not (isinstance(jit, bool) or (isinstance(jit, str) and jit.lower() in JIT_VALUES)):
+        refuse("jit_compile", f"setting jit_compile must be auto, on or off (or true/false), got {jit!r}")
+    return out
+
+
+class Options:
+    """The base of a command's typed settings: ``TrainOptions`` (``msrgan.training.options``,
+    ``msrgan train``) and ``ClassifierOptions`` (``msrgan.training.classifier``, ``msrgan
+    train-classifier``).
+
+    A subclass is a frozen dataclass whose fields are the command's settings, named as its long
+    flags (``_`` for ``-``), with their defaults. It sets ``COMMAND`` (named in errors) and
+    ``NOT_RECORDED`` (how one invocation treats its output, left out of ``run_record``), and defines
+    ``settings()`` (name -> ``Setting``) and, for more checks than those, ``check(values, origin)``.
+    Values are checked and converted when options are made (``3.0`` for an integer setting becomes
+    ``3``, a path a string); a wrong one raises ``UsageError`` (a ``ValueError``) naming the setting
+    and the value, and a plain ``ValueError`` naming the file too when it came from one.
+    """
+
+    COMMAND = "msrgan"
+    NOT_RECORDED: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        for name, value in self.check(dataclasses.asdict(self)).items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def settings(cls) -> dict[str, Setting]:
+        """Name -> ``Setting``, the type and range of each setting checked alone."""
+        return {}
+
+    @classmethod
+    def check(cls, values: dict, origin=None) -> dict:
+        """``values`` (settings by name, a subset) checked and converted: ``check_common``, then ``settings()``.
+
+        Args:
+            values: Settings by name.
+            origin: ``origin(name) -> str``, where a value came from (``origins``), for the message.
+        """
+        return check_settings(check_common(values, refuser(origin)), cls.settings(), origin)
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The settings' names, in the order of the fields."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def defaults(cls) -> dict:
+        """Name -> default value of every setting (without making and checking options)."""
+        return {f.name: f.default for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def from_dict(cls, values: dict, *, source=None):
+        """Options from ``values`` (setting name -> value; settings not named keep their defaults).
+
+        Args:
+            values: Settings by name; ``-`` and ``_`` alike.
+            source: Where ``values`` came from (a file), named in errors, which are then input
+                errors (``ValueError``) rather than usage errors.
+
+        Raises:
+            ValueError: naming an unknown setting (and ``source``), or a value that does not fit.
+        """
+        values = {str(k).replace("-", "_"): v for k, v in values.items()}
+        cls.refuse_unknown(values, source)
+        return cls(**cls.check(values, origins({}, values, source) if source is not None else None))
+
+    @classmethod
+    def from_file(cls, path):
+        """Options from a ``.json``, ``.toml`` or ``.yaml``/``.yml`` file of settings (a run's
+        ``train_config.json`` too); errors name the setting and the file."""
+        return cls.from_dict(cls.read_file(path), source=path)
+
+    @classmethod
+    def resolve(cls, flags: dict, config=None):
+        """The command's options: the defaults < the config file ``config`` < the ``flags`` given.
+
+        Args:
+            flags: Setting name -> value; None for a flag not given (other keys are ignored).
+            config: The ``--config`` file, or None.
+
+        OUT is ``resolve_out(config, file values, flags["out"])``. A wrong value raises an error
+        naming the setting, where it came from (the flag or the file) and the value: ``UsageError``
+        for a flag, ``ValueError`` for the file.
+        """
+        file_values = cls.read_file(config) if config else None
+        names = cls.names()
+        given = {k: v for k, v in flags.items() if k in names and v is not None}
+        values = {**(file_values or {}), **given}
+        if "out" in names:
+            values["out"] = cls.resolve_out(config, file_values, given.get("out"))
+        return cls(**cls.check(values, origins(flags, file_values, config)))
+
+    @staticmethod
+    def resolve_out(config, file_values: dict | None, out_flag):
+        """OUT for ``resolve``: ``--out`` when given, else the config file's ``out`` (or None)."""
+        return out_flag if out_flag is not None else (file_values or {}).get("out")
+
+    def replace(self, **changes):
+        """A copy with ``changes``, checked."""
+        self.refuse_unknown(changes, None)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Name -> value of every setting (a copy); ``from_dict`` makes the same options from it."""
+        return dataclasses.asdict(self)
+
+    def run_record(self) -> dict:
+        """The settings a run records (its ``train_config.json``): ``to_dict()`` less ``NOT_RECORDED``."""
+        return {k: v for k, v in self.to_dict().items() if k not in self.NOT_RECORDED}
+
+    @classmethod
+    def read_file(cls, path) -> dict:
+        """The settings of a ``.json``, ``.toml`` or ``.yaml`` file, ``_`` for ``-``; an unknown one is
+        an error naming it and the file.
+
+        YAML reads ``1e-4`` (no dot) as a string: such a string is taken as the number for a number setting.
+        """
+        import re
+
+        values = load_config_file(path)
+        cls.refuse_unknown(values, path)
+        if Path(path).suffix.lower() in (".yaml", ".yml"):
+            number = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+            floats = {n for n, s in cls.settings().items() if s.kind is float}
+            values = {k: float(v) if k in floats and isinstance(v, str) and number.fullmatch(v.strip()) else v
+                      for k, v in values.items()}
+        return values
+
+    @classmethod
+    def refuse_unknown(cls, values: dict, source) -> None:
+        """A ``ValueError`` naming the settings of ``values`` that ``cls`` does not have (with the
+        closest name, and ``source``)."""
+        import difflib
+
+        names = sorted(cls.names())
+        unknown = sorted(set(values) - set(names))
+        if not unknown:
+            return
+        close = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
+        hints = [f"{k!r}" + (f" (did you mean {close[k][0]!r}?)" if close[k] else "") for k in unknown]
+        where = f" in {source}" if source is not None else ""
+        known = "" if all(close.values()) else f": {', '.join(names)}"
+        raise ValueError(f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(hints)}{where}; the settings "
+                         f"are {cls.COMMAND}'s long flag names{known}")
 
 
 def write_config(path, options: dict) -> Path:

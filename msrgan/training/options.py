@@ -6,7 +6,8 @@
 combinations no run takes (``check_options``). It is made from keywords, a dict
 (``from_dict``), a JSON, TOML or YAML file (``from_file``), or, as ``msrgan train`` does, from
 the defaults < a config file < the flags given (``resolve``); ``to_dict`` gives the same keys back,
-and ``run_record`` the subset that ``train_config.json`` records.
+and ``run_record`` the subset that ``train_config.json`` records. Those methods are
+``msrgan.training.config.Options``'s, shared with ``msrgan train-classifier``'s ``ClassifierOptions``.
 
 Example:
     >>> options = TrainOptions(count=8, size=64, pretrain_steps=4, gan_steps=0, out="runs/tiny")
@@ -19,9 +20,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
-from msrgan.errors import UsageError
+from msrgan.training.config import Options, check_common, refuser
 from msrgan.training.runs import run_folder
 
 SYNTHETIC_COUNT = 64  # synthetic fields drawn when --count is not given
@@ -33,18 +33,22 @@ RESUMABLE_CHANGES = frozenset({"gan_steps", "checkpoint_every", "log_every", "ve
                                "max_memory", "strict"})
 # How this invocation treats OUT, not part of the run: never recorded in train_config.json.
 NOT_RECORDED = ("overwrite", "resume")
-JIT_VALUES = ("auto", "on", "off", "true", "false", "1", "0", "yes", "no")
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainOptions:
+class TrainOptions(Options):
     """Every setting of a training run; ``msrgan train --help`` says what each one does.
 
     Values are checked and converted when the options are made (``3.0`` for an integer setting
     becomes ``3``, a path becomes a string); a wrong one raises ``UsageError`` (a ``ValueError``)
     naming the setting and the value, and a ``ValueError`` naming the file too when it came from one.
-    Frozen: ``replace(**changes)`` makes checked new options.
+    Frozen: ``replace(**changes)`` makes checked new options. The methods are ``Options``'s
+    (``msrgan.training.config``); OUT of ``resolve`` is ``run_folder``'s.
     """
+
+    COMMAND = "msrgan train"
+    NOT_RECORDED = NOT_RECORDED
+    resolve_out = staticmethod(run_folder)
 
     # data
     data: str = "synthetic"  # 'synthetic', 'varied', an image folder or a Hugging Face dataset
@@ -106,114 +110,15 @@ class TrainOptions:
     grid_images: int = 4
     verbose: int = 1
 
-    def __post_init__(self):
-        for name, value in check_values(dataclasses.asdict(self)).items():
-            object.__setattr__(self, name, value)
+    @classmethod
+    def settings(cls) -> dict:
+        """``train_settings()``."""
+        return train_settings()
 
     @classmethod
-    def names(cls) -> tuple[str, ...]:
-        """The settings' names, in the order of the fields."""
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    @classmethod
-    def defaults(cls) -> dict[str, Any]:
-        """Name -> default value of every setting (without making and checking options)."""
-        return {f.name: f.default for f in dataclasses.fields(cls)}
-
-    @classmethod
-    def from_dict(cls, values: dict, *, source=None) -> TrainOptions:
-        """Options from ``values`` (setting name -> value; settings not named keep their defaults).
-
-        Args:
-            values: Settings by name; ``-`` and ``_`` alike.
-            source: Where ``values`` came from (a file), named in errors, which are then input
-                errors (``ValueError``) rather than usage errors.
-
-        Raises:
-            ValueError: naming an unknown setting (and ``source``), or a value that does not fit.
-        """
-        values = {str(k).replace("-", "_"): v for k, v in values.items()}
-        _refuse_unknown(values, source)
-        from msrgan.training.config import origins
-
-        return cls(**check_values(values, origins({}, values, source) if source is not None else None))
-
-    @classmethod
-    def from_file(cls, path) -> TrainOptions:
-        """Options from a ``.json``, ``.toml`` or ``.yaml``/``.yml`` file of settings (a run's
-        ``train_config.json`` too); errors name the setting and the file."""
-        return cls.from_dict(read_options_file(path), source=path)
-
-    @classmethod
-    def resolve(cls, flags: dict, config=None) -> TrainOptions:
-        """``msrgan train``'s options: the defaults < the config file ``config`` < the ``flags`` given.
-
-        Args:
-            flags: Setting name -> value; None for a flag not given (other keys are ignored).
-            config: The ``--config`` file, or None.
-
-        OUT is ``flags["out"]``, else the folder of a run's own ``train_config.json``
-        (``run_folder``). A wrong value raises an error naming the setting, where it came from (the
-        flag or the file) and the value: ``UsageError`` for a flag, ``ValueError`` for the file.
-        """
-        from msrgan.training.config import origins
-
-        file_values = read_options_file(config) if config else None
-        given = {k: v for k, v in flags.items() if k in _FIELDS and v is not None}
-        values = {**(file_values or {}), **given}
-        values["out"] = run_folder(config, file_values, given.get("out"))
-        return cls(**check_values(values, origins(flags, file_values, config)))
-
-    def replace(self, **changes) -> TrainOptions:
-        """A copy with ``changes``, checked."""
-        _refuse_unknown(changes, None)
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Name -> value of every setting (a copy); ``from_dict`` makes the same options from it."""
-        return dataclasses.asdict(self)
-
-    def run_record(self) -> dict[str, Any]:
-        """The settings ``train_config.json`` records: ``to_dict()`` less ``NOT_RECORDED``."""
-        return {k: v for k, v in self.to_dict().items() if k not in NOT_RECORDED}
-
-
-_FIELDS = frozenset(TrainOptions.names())
-
-
-def _refuse_unknown(values: dict, source) -> None:
-    import difflib
-
-    unknown = sorted(set(values) - _FIELDS)
-    if not unknown:
-        return
-    close = {k: difflib.get_close_matches(k, sorted(_FIELDS), n=1) for k in unknown}
-    hints = [f"{k!r}" + (f" (did you mean {close[k][0]!r}?)" if close[k] else "") for k in unknown]
-    where = f" in {source}" if source is not None else ""
-    known = "" if all(close.values()) else f": {', '.join(sorted(_FIELDS))}"
-    raise ValueError(f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(hints)}{where}; the settings are "
-                     f"msrgan train's long flag names{known}")
-
-
-def read_options_file(path) -> dict:
-    """The settings of a ``.json``, ``.toml`` or ``.yaml`` file, ``_`` for ``-``; an unknown one is
-    an error naming it and the file.
-
-    YAML reads ``1e-4`` (no dot) as a string: such a string is taken as the number for a number setting.
-    """
-    import re
-    from pathlib import Path
-
-    from msrgan.training.config import load_config_file
-
-    values = load_config_file(path)
-    _refuse_unknown(values, path)
-    if Path(path).suffix.lower() in (".yaml", ".yml"):
-        number = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
-        floats = {n for n, s in train_settings().items() if s.kind is float}
-        values = {k: float(v) if k in floats and isinstance(v, str) and number.fullmatch(v.strip()) else v
-                  for k, v in values.items()}
-    return values
+    def check(cls, values: dict, origin=None) -> dict:
+        """``check_values``: the settings one by one, the structured values and their combinations."""
+        return check_values(values, origin)
 
 
 def train_settings() -> dict:
@@ -250,18 +155,6 @@ def train_settings() -> dict:
     }
 
 
-def _raiser(origin):
-    """``refuse(name, message)``: a usage error, or an input error (``ValueError``) when the value
-    came from a config file (``origin`` as for ``check_settings``)."""
-
-    def refuse(name: str, message: str):
-        where = origin(name) if origin is not None else None
-        error = ValueError if where is not None and where.startswith("config file") else UsageError
-        raise error(f"{message}{f' (from {where})' if where else ''}")
-
-    return refuse
-
-
 def check_values(values: dict, origin=None) -> dict:
     """``values`` (settings by name) checked and converted; the one place where settings are checked.
 
@@ -275,15 +168,10 @@ def check_values(values: dict, origin=None) -> dict:
         UsageError (a ValueError): naming the setting, where it came from, what it must be and the
             value; a plain ValueError (an input error) when the value came from a config file.
     """
-    import os
-
-    from msrgan.data.normalize import NORMALIZATIONS
     from msrgan.training.config import check_settings
 
-    refuse = _raiser(origin)
-    out = {k: os.fspath(v) if k in ("data", "out") and isinstance(v, os.PathLike) else v for k, v in values.items()}
-    if isinstance(out.get("normalization"), str) and out["normalization"] in NORMALIZATIONS:  # an alias: its name
-        out["normalization"] = NORMALIZATIONS.canonical(out["normalization"])
+    refuse = refuser(origin)
+    out = check_common(values, refuse)  # paths, a normalization alias, jit_compile
     for name in ("data_params", "degradation_params", "generator_options"):
         value = out.get(name)
         if value is not None and not (isinstance(value, dict) and all(isinstance(k, str) for k in value)):
@@ -304,9 +192,6 @@ def check_values(values: dict, origin=None) -> dict:
             parse_bytes(out["max_memory"])
         except ValueError as exc:
             refuse("max_memory", f"setting {exc}")
-    jit = out.get("jit_compile", "auto")
-    if not (isinstance(jit, bool) or (isinstance(jit, str) and jit.lower() in JIT_VALUES)):
-        refuse("jit_compile", f"setting jit_compile must be auto, on or off (or true/false), got {jit!r}")
     out = check_settings(out, train_settings(), origin)
     check_options({**TrainOptions.defaults(), **out}, origin)
     return out
@@ -323,7 +208,7 @@ def check_options(opt: dict, origin) -> None:
     from msrgan.data.degrade import degradation_params
     from msrgan.models.extractors import EXTRACTORS
 
-    refuse = _raiser(origin)
+    refuse = refuser(origin)
     try:
         degradation_params(opt["degradation"], int(opt["scale"]), **(opt["degradation_params"] or {}))
     except ValueError as exc:
