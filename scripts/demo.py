@@ -3,7 +3,7 @@
 
 1. synthesize data: labelled 64x64 fields for the classifier, 128x128 fields for the GAN and
    held-out 128x128 fields (other seeds) for the final evaluation;
-2. train the small miniVGG19 (``msrgan.training.classifier.train_and_save``, what ``msrgan
+2. train the small miniVGG19 (``msrgan.training.classifier.train_and_save(ClassifierOptions)``, what ``msrgan
    train-classifier`` calls); target >= 90% validation top-1;
 3. train ``msrgan-x4-small`` (no BatchNorm, a residual over bicubic) with the miniVGG19 content loss
    (``msrgan.training.pipeline.train``, what ``msrgan train`` calls): phase 1 MSE pre-training,
@@ -39,7 +39,7 @@ CLASSIFIER = {
     "data": "synthetic", "count": 1300, "size": 64, "channels": 3, "seed": 0, "val_fraction": 0.2,
     "normalization": "percentile", "crop": 64, "width": 0.125, "dropout": 0.3, "steps": 500,
     "steps_per_epoch": 100, "batch_size": 32, "lr": 2e-3, "augment": False, "jit_compile": "auto",
-    "mixed_precision": None, "overwrite": True, "verbose": 2,
+    "mixed_precision": None, "verbose": 2,
 }
 GAN = {
     "data": "synthetic", "count": 48, "size": 128, "seed": 1, "val_fraction": 0.1, "val_size": 128,
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     from msrgan.data import load_source
     from msrgan.data.patches import validation_pairs
     from msrgan.models import Generator
-    from msrgan.training.classifier import train_and_save
+    from msrgan.training.classifier import ClassifierOptions, train_and_save
     from msrgan.training.config import write_config
     from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION, evaluate_generator, super_resolve
     from msrgan.training.options import TrainOptions
@@ -114,9 +114,10 @@ def main(argv=None) -> int:
 
     # 1-2. Classifier: synthesizes its labelled fields, trains, saves a pretrained folder.
     t = time.time()
-    clf_opt = {**CLASSIFIER, "seed": CLASSIFIER["seed"] + args.seed}
-    log(f"training miniVGG19 (width {clf_opt['width']}) on {clf_opt['count']} synthetic {clf_opt['size']}px fields")
-    report = train_and_save(clf_opt, out / "minivgg19")
+    clf_opt = ClassifierOptions(**{**CLASSIFIER, "seed": CLASSIFIER["seed"] + args.seed}, out=out / "minivgg19",
+                                overwrite=True)
+    log(f"training miniVGG19 (width {clf_opt.width}) on {clf_opt.count} synthetic {clf_opt.size}px fields")
+    report = train_and_save(clf_opt)
     print(report["text"], flush=True)
     timings["classifier"] = round(time.time() - t, 1)
 

@@ -1,4 +1,4 @@
-"""Helpers for tests that need another Keras backend: one subprocess per backend."""
+"""Helpers for tests: another Keras backend (one subprocess per backend), a command's parser."""
 
 from __future__ import annotations
 
@@ -29,3 +29,12 @@ def run_in_backend(backend: str, code: str, *, timeout: float = 300, env: dict |
 
 def other_backends(current: str) -> list[str]:
     return [b for b in BACKENDS if b != current]
+
+
+def command_parser(command: str):
+    """``(parser, subparser)``: the ``msrgan`` argument parser and that of its ``command``."""
+    from msrgan.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return parser, sub.choices[command]

@@ -13,6 +13,7 @@ import pytest
 
 from msrgan.errors import UsageError
 from msrgan.training.options import NOT_RECORDED, TrainOptions
+from tests.helpers import command_parser
 
 # One run's settings, written below as JSON, TOML and YAML.
 SETTINGS = {"data": "varied", "data_params": {"oversampled_prob": 0.4, "psf": [0.8, 2.5]}, "count": 12, "size": 64,
@@ -71,16 +72,8 @@ out: runs/x2
 """
 
 
-def _train_parser():
-    from msrgan.cli import build_parser
-
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    return parser, sub.choices["train"]
-
-
 def test_defaults_are_the_command_lines():
-    parser, train = _train_parser()
+    parser, train = command_parser("train")
     args = parser.parse_args(["train", "--out", "runs/x"])
     flags = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
     assert TrainOptions.resolve(flags) == TrainOptions(out="runs/x")
@@ -162,7 +155,7 @@ def test_settings_that_no_run_takes_together():
 def test_normalization_choices_are_the_registrys():
     from msrgan.data.normalize import NORMALIZATIONS
 
-    _, train = _train_parser()
+    _, train = command_parser("train")
     flag = next(a for a in train._actions if a.dest == "normalization")
     assert flag.choices is NORMALIZATIONS
     assert {TrainOptions(normalization=n).normalization for n in NORMALIZATIONS} == set(NORMALIZATIONS)

@@ -14,7 +14,7 @@ from msrgan.errors import UsageError
 
 def register(sub) -> None:
     from msrgan.data.normalize import NORMALIZATIONS
-    from msrgan.training.classifier import DEFAULTS, SYNTHETIC_COUNT
+    from msrgan.training.classifier import SYNTHETIC_COUNT, ClassifierOptions
 
     p = sub.add_parser(
         "train-classifier",
@@ -23,8 +23,8 @@ def register(sub) -> None:
                     "a Hugging Face dataset); report validation top-1 accuracy and the confusion matrix; save it in "
                     "the zoo's pretrained format, usable as `msrgan train --content minivgg19=OUT`. Settings come "
                     "from the defaults, then --config (JSON, TOML or YAML), then the flags given. The library call "
-                    "is msrgan.training.classifier.train_and_save.")
-    d = DEFAULTS
+                    "is msrgan.training.classifier.train_and_save(ClassifierOptions).")
+    d = ClassifierOptions.defaults()
     p.add_argument("--config", default=None, help="JSON, TOML or YAML file of settings (long flag names as keys)")
     p.add_argument("--data", default=None, help=f"'synthetic', a folder or a Hub dataset id (default {d['data']})")
     p.add_argument("--count", type=int, default=None, help=f"synthetic fields to draw / images to read "
@@ -63,15 +63,13 @@ def _bool_action():
 
 
 def run(args) -> int:
-    from msrgan.training.classifier import DEFAULTS, train_and_save
-    from msrgan.training.config import load_config_file, resolve_options
+    from msrgan.training.classifier import ClassifierOptions, train_and_save
 
-    file_cfg = load_config_file(args.config) if args.config else None
-    opt = resolve_options(DEFAULTS, file_cfg, vars(args), source=str(args.config))
-    if not opt["out"]:
+    options = ClassifierOptions.resolve(vars(args), config=args.config)
+    if not options.out:
         raise UsageError("--out is required: the folder to save the trained classifier in")
-    report = train_and_save(opt, opt["out"])
+    report = train_and_save(options)
     print(report["text"])
-    print(f"saved the classifier to {opt['out']} (val top-1 {report['accuracy']:.4f}, {report['seconds']:.0f} s); "
-          f"use it with: msrgan train --content minivgg19={opt['out']}")
+    print(f"saved the classifier to {options.out} (val top-1 {report['accuracy']:.4f}, {report['seconds']:.0f} s); "
+          f"use it with: msrgan train --content minivgg19={options.out}")
     return 0

@@ -11,6 +11,8 @@ The classifier sees images normalized exactly as the GAN's training patches are
   validates each epoch, and returns the model and a report with the validation top-1 accuracy
   and the confusion matrix.
 - ``confusion_matrix`` / ``classification_report`` / ``format_confusion``.
+- ``ClassifierOptions``: the typed settings of ``msrgan train-classifier`` (a frozen dataclass,
+  checked when made, from keywords, a dict, or a JSON/TOML/YAML file: ``msrgan.training.config.Options``).
 - ``train_and_save``: ``msrgan train-classifier`` as a library call: loads the labelled data,
   trains, and saves the model (the zoo's pretrained format), ``train_config.json`` and ``report.json``.
 
@@ -22,19 +24,73 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 import keras
 import numpy as np
 
+from msrgan.training.config import Options
+
 SYNTHETIC_COUNT = 520  # synthetic fields drawn when count is not given
-# The settings of ``train_and_save`` (``msrgan train-classifier``'s long flag names, ``_`` for ``-``).
-DEFAULTS = {
-    "data": "synthetic", "count": None, "size": 64, "channels": 3, "seed": 0, "val_fraction": 0.2,
-    "normalization": "percentile", "crop": 64, "width": 0.25, "dropout": 0.3, "steps": 600,
-    "steps_per_epoch": 100, "batch_size": 32, "lr": 2e-3, "augment": True, "jit_compile": "auto",
-    "mixed_precision": None, "out": None, "overwrite": False, "verbose": 1,
-}
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierOptions(Options):
+    """Every setting of ``train_and_save``, named as ``msrgan train-classifier``'s long flags (``--help``
+    says what each one does), with its default.
+
+    Checked and converted when made, as ``TrainOptions`` (``msrgan.training.config.Options``: a wrong
+    value raises ``UsageError`` naming the setting, or a ``ValueError`` naming the file too when it
+    came from one); ``train_config.json`` records ``run_record()`` and ``from_file`` reads it back.
+
+    Example:
+        >>> options = ClassifierOptions(count=26, size=32, crop=32, steps=3, out="runs/minivgg19")
+        >>> options.lr, options.replace(width=0.125).width
+        (0.002, 0.125)
+        >>> ClassifierOptions.from_dict(options.to_dict()) == options
+        True
+    """
+
+    COMMAND = "msrgan train-classifier"
+    NOT_RECORDED = ("overwrite",)  # how this invocation treats OUT: not in train_config.json
+
+    data: str = "synthetic"  # 'synthetic', a labelled image folder or a Hugging Face dataset
+    count: int | None = None  # None: SYNTHETIC_COUNT synthetic fields, or every image of a folder or dataset
+    size: int = 64
+    channels: int = 3
+    seed: int = 0
+    val_fraction: float = 0.2
+    normalization: str = "percentile"
+    crop: int = 64
+    width: float = 0.25
+    dropout: float = 0.3
+    steps: int = 600
+    steps_per_epoch: int = 100
+    batch_size: int = 32
+    lr: float = 2e-3
+    augment: bool = True
+    jit_compile: str | bool = "auto"
+    mixed_precision: str | None = None
+    out: str | None = None
+    overwrite: bool = False
+    verbose: int = 1
+
+    @classmethod
+    def settings(cls) -> dict:
+        """The type and range of every setting (``msrgan.training.config.Setting``)."""
+        from msrgan.data.normalize import NORMALIZATIONS
+        from msrgan.training.config import Setting as S
+
+        return {
+            "data": S(str), "count": S(int, 1, optional=True), "size": S(int, 32), "channels": S(int, choices=(1, 3, 4)),
+            "seed": S(int, 0), "val_fraction": S(float, 0, 1, open_low=True, open_high=True),
+            "normalization": S(str, choices=tuple(NORMALIZATIONS)), "crop": S(int, 1),
+            "width": S(float, 0, open_low=True), "dropout": S(float, 0, 1, open_high=True), "steps": S(int, 1),
+            "steps_per_epoch": S(int, 1), "batch_size": S(int, 1), "lr": S(float, 0, open_low=True),
+            "augment": S(bool), "mixed_precision": S(str, choices=("bfloat16", "float16"), optional=True),
+            "out": S(str, optional=True), "overwrite": S(bool), "verbose": S(int, 0, 2),
+        }
 
 
 def prepare_images(images: Sequence[np.ndarray], normalization: str = "percentile") -> list[np.ndarray]:
@@ -209,60 +265,65 @@ def train_classifier(train_images, train_labels, val_images, val_labels, *, clas
     return model, report
 
 
-def train_and_save(options: dict, out) -> dict:
-    """Trains the classifier on the labelled images of ``options["data"]`` and saves it into ``out``.
+def train_and_save(options: ClassifierOptions | dict, out=None) -> dict:
+    """Trains the classifier on the labelled images of ``options.data`` and saves it into OUT.
 
     Args:
-        options: Settings by name (``DEFAULTS`` fills in those not given; an unknown one is refused).
-        out: The folder of the trained model (the zoo's pretrained format), ``train_config.json``
-            and ``report.json``; a folder holding a model is replaced only with ``overwrite``.
+        options: The settings; a dict is read by ``ClassifierOptions.from_dict`` (settings not named
+            keep their defaults, an unknown one is refused).
+        out: OUT, in place of ``options.out``: the folder of the trained model (the zoo's pretrained
+            format), ``train_config.json`` and ``report.json``; a folder holding a model is replaced
+            only with ``overwrite``.
 
     Returns:
         The validation report (``classification_report``) plus ``seconds`` and ``text`` (the
         confusion matrix, printable).
 
     Raises:
-        FileExistsError: ``out`` holds a model and ``overwrite`` is not set (before anything is read).
-        ValueError: an unknown setting, or data without class labels.
+        FileExistsError: OUT holds a model and ``overwrite`` is not set (before anything is read).
+        ValueError: a setting that does not fit (``UsageError``), no OUT, or data without class labels.
     """
     import time
     from pathlib import Path
 
     from msrgan.data import load_source
-    from msrgan.training.config import data_count, parse_jit, resolve_options, set_precision, write_config
+    from msrgan.errors import UsageError
+    from msrgan.training.config import data_count, parse_jit, set_precision, write_config
 
     t0 = time.time()
-    out = Path(out)
-    opt = resolve_options(DEFAULTS, options, {}, source="train_and_save options")
-    opt["out"] = str(out)
-    if (out / "config.json").exists() and not opt["overwrite"]:
+    o = options if isinstance(options, ClassifierOptions) else ClassifierOptions.from_dict(options)
+    if out is not None:
+        o = o.replace(out=out)
+    if not o.out:
+        raise UsageError("out is required: the folder to save the trained classifier in")
+    out = Path(o.out)
+    if (out / "config.json").exists() and not o.overwrite:
         raise FileExistsError(f"{out} already holds a model; pass --overwrite to replace it")
-    policy = set_precision(opt["mixed_precision"])
-    src = load_source(opt["data"], channels=opt["channels"], count=data_count(opt["data"], opt["count"], SYNTHETIC_COUNT),
-                      size=opt["size"], seed=opt["seed"])
+    policy = set_precision(o.mixed_precision)
+    src = load_source(o.data, channels=o.channels, count=data_count(o.data, o.count, SYNTHETIC_COUNT), size=o.size,
+                      seed=o.seed)
     if src.labels is None:
-        raise ValueError(f"data {opt['data']!r} has no class labels; the classifier needs labelled images "
+        raise ValueError(f"data {o.data!r} has no class labels; the classifier needs labelled images "
                          "(class subfolders, CYTO2017 names or a labelled dataset)")
-    train, val = src.split(opt["val_fraction"], seed=opt["seed"])
-    x_train = prepare_images(train.images, opt["normalization"])
-    x_val = prepare_images(val.images, opt["normalization"])
+    train, val = src.split(o.val_fraction, seed=o.seed)
+    x_train = prepare_images(train.images, o.normalization)
+    x_val = prepare_images(val.images, o.normalization)
     model, report = train_classifier(
-        x_train, train.labels, x_val, val.labels, class_names=src.class_names, crop=opt["crop"], width=opt["width"],
-        dropout=opt["dropout"], steps=opt["steps"], steps_per_epoch=opt["steps_per_epoch"],
-        batch_size=opt["batch_size"], learning_rate=opt["lr"], seed=opt["seed"], augment=opt["augment"],
-        jit_compile=parse_jit(opt["jit_compile"]), verbose=opt["verbose"])
+        x_train, train.labels, x_val, val.labels, class_names=src.class_names, crop=o.crop, width=o.width,
+        dropout=o.dropout, steps=o.steps, steps_per_epoch=o.steps_per_epoch, batch_size=o.batch_size,
+        learning_rate=o.lr, seed=o.seed, augment=o.augment, jit_compile=parse_jit(o.jit_compile), verbose=o.verbose)
     seconds = time.time() - t0
     summary = {"val_accuracy": report["accuracy"], "per_class_accuracy": report["per_class_accuracy"],
                "confusion_matrix": report["confusion_matrix"], "class_names": report["class_names"],
                "val_images": report["images"], "train_images": len(train), "seconds": round(seconds, 1),
                "backend": keras.backend.backend(), "dtype_policy": policy,
-               "data": {"spec": opt["data"], "kind": src.kind, **({"synthetic": src.info} if src.kind == "synthetic"
-                                                                   else {})},
-               "options": {k: v for k, v in opt.items() if k not in ("out", "overwrite", "verbose", "config")}}
+               "data": {"spec": o.data, "kind": src.kind, **({"synthetic": src.info} if src.kind == "synthetic"
+                                                              else {})},
+               "options": {k: v for k, v in o.to_dict().items() if k not in ("out", "overwrite", "verbose")}}
     keras.config.set_dtype_policy("float32")
     model.save_pretrained(out, metadata={"class_names": list(src.class_names), "training": summary},
-                          overwrite=bool(opt.get("overwrite")))
-    write_config(out / "train_config.json", {k: v for k, v in opt.items() if k not in ("overwrite",)})
+                          overwrite=o.overwrite)
+    write_config(out / "train_config.json", o.run_record())
     write_config(out / "report.json", summary)
     report = dict(report)
     report["seconds"] = seconds

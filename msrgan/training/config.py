@@ -78,22 +78,6 @@ def load_config_file(path) -> dict:
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
-def resolve_options(defaults: dict, file_config: dict | None, flags: dict, *, source: str = "config file") -> dict:
-    """Merges ``defaults`` < ``file_config`` < ``flags`` (flags that are None were not given).
-
-    Raises:
-        ValueError: naming an unknown key of the config file.
-    """
-    file_config = dict(file_config or {})
-    unknown = sorted(set(file_config) - set(defaults))
-    if unknown:
-        raise ValueError(f"{source}: unknown setting(s) {unknown}; known: {sorted(defaults)}")
-    out = dict(defaults)
-    out.update(file_config)
-    out.update({k: v for k, v in flags.items() if k in defaults and v is not None})
-    return out
-
-
 @dataclasses.dataclass(frozen=True)
 class Setting:
     """The type and range of one run setting: ``kind`` int, float, bool or str; ``low``/``high``
