@@ -83,8 +83,9 @@ class ClassifierOptions(Options):
         from msrgan.training.config import Setting as S
 
         return {
-            "data": S(str), "count": S(int, 1, optional=True), "size": S(int, 32), "channels": S(int, choices=(1, 3, 4)),
-            "seed": S(int, 0), "val_fraction": S(float, 0, 1, open_low=True, open_high=True),
+            "data": S(str), "count": S(int, 1, optional=True), "size": S(int, 32),
+            "channels": S(int, choices=(1, 3, 4)), "seed": S(int, 0),
+            "val_fraction": S(float, 0, 1, open_low=True, open_high=True),
             "normalization": S(str, choices=tuple(NORMALIZATIONS)), "crop": S(int, 1),
             "width": S(float, 0, open_low=True), "dropout": S(float, 0, 1, open_high=True), "steps": S(int, 1),
             "steps_per_epoch": S(int, 1), "batch_size": S(int, 1), "lr": S(float, 0, open_low=True),
@@ -247,21 +248,21 @@ def train_classifier(train_images, train_labels, val_images, val_labels, *, clas
     keras.utils.set_random_seed(seed)
     model = MiniVGG19(num_classes=len(class_names), channels=channels, width=width, dropout=dropout)
     model(np.zeros((1, crop, crop, channels), np.float32))
-    spe = min(int(steps_per_epoch), int(steps))
-    epochs = -(-int(steps) // spe)  # whole epochs: the run is `epochs * spe` steps, the schedule's length
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * spe, alpha=0.05)
+    epoch_steps = min(int(steps_per_epoch), int(steps))
+    epochs = -(-int(steps) // epoch_steps)  # whole epochs: the run is `epochs * epoch_steps` steps, the schedule too
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * epoch_steps, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=jit_compile)
-    data = ClassifierBatches(train_images, train_labels, crop=crop, batch_size=batch_size, steps_per_epoch=spe,
-                             augment=augment, seed=seed)
+    data = ClassifierBatches(train_images, train_labels, crop=crop, batch_size=batch_size,
+                             steps_per_epoch=epoch_steps, augment=augment, seed=seed)
     x_val = center_crops(val_images, crop)
     y_val = np.asarray(val_labels, np.int64)
-    hist = model.fit(data, epochs=epochs, validation_data=(x_val, y_val), callbacks=list(callbacks),
-                     verbose=verbose, shuffle=False)
+    history = model.fit(data, epochs=epochs, validation_data=(x_val, y_val), callbacks=list(callbacks),
+                        verbose=verbose, shuffle=False)
     report = classification_report(model, x_val, y_val, class_names)
-    report["steps"] = epochs * spe
-    report["history"] = [{k: float(v[i]) for k, v in hist.history.items()} for i in range(len(hist.epoch))]
+    report["steps"] = epochs * epoch_steps
+    report["history"] = [{k: float(v[i]) for k, v in history.history.items()} for i in range(len(history.epoch))]
     return model, report
 
 
@@ -291,39 +292,41 @@ def train_and_save(options: ClassifierOptions | dict, out=None) -> dict:
     from msrgan.training.config import data_count, parse_jit, set_precision, write_config
 
     t0 = time.time()
-    o = options if isinstance(options, ClassifierOptions) else ClassifierOptions.from_dict(options)
+    if not isinstance(options, ClassifierOptions):
+        options = ClassifierOptions.from_dict(options)
     if out is not None:
-        o = o.replace(out=out)
-    if not o.out:
+        options = options.replace(out=out)
+    if not options.out:
         raise UsageError("out is required: the folder to save the trained classifier in")
-    out = Path(o.out)
-    if (out / "config.json").exists() and not o.overwrite:
+    out = Path(options.out)
+    if (out / "config.json").exists() and not options.overwrite:
         raise FileExistsError(f"{out} already holds a model; pass --overwrite to replace it")
-    policy = set_precision(o.mixed_precision)
-    src = load_source(o.data, channels=o.channels, count=data_count(o.data, o.count, SYNTHETIC_COUNT), size=o.size,
-                      seed=o.seed)
+    policy = set_precision(options.mixed_precision)
+    src = load_source(options.data, channels=options.channels, size=options.size, seed=options.seed,
+                      count=data_count(options.data, options.count, SYNTHETIC_COUNT))
     if src.labels is None:
-        raise ValueError(f"data {o.data!r} has no class labels; the classifier needs labelled images "
+        raise ValueError(f"data {options.data!r} has no class labels; the classifier needs labelled images "
                          "(class subfolders, CYTO2017 names or a labelled dataset)")
-    train, val = src.split(o.val_fraction, seed=o.seed)
-    x_train = prepare_images(train.images, o.normalization)
-    x_val = prepare_images(val.images, o.normalization)
+    train, val = src.split(options.val_fraction, seed=options.seed)
+    x_train = prepare_images(train.images, options.normalization)
+    x_val = prepare_images(val.images, options.normalization)
     model, report = train_classifier(
-        x_train, train.labels, x_val, val.labels, class_names=src.class_names, crop=o.crop, width=o.width,
-        dropout=o.dropout, steps=o.steps, steps_per_epoch=o.steps_per_epoch, batch_size=o.batch_size,
-        learning_rate=o.lr, seed=o.seed, augment=o.augment, jit_compile=parse_jit(o.jit_compile), verbose=o.verbose)
+        x_train, train.labels, x_val, val.labels, class_names=src.class_names, crop=options.crop,
+        width=options.width, dropout=options.dropout, steps=options.steps, steps_per_epoch=options.steps_per_epoch,
+        batch_size=options.batch_size, learning_rate=options.lr, seed=options.seed, augment=options.augment,
+        jit_compile=parse_jit(options.jit_compile), verbose=options.verbose)
     seconds = time.time() - t0
     summary = {"val_accuracy": report["accuracy"], "per_class_accuracy": report["per_class_accuracy"],
                "confusion_matrix": report["confusion_matrix"], "class_names": report["class_names"],
                "val_images": report["images"], "train_images": len(train), "seconds": round(seconds, 1),
                "backend": keras.backend.backend(), "dtype_policy": policy,
-               "data": {"spec": o.data, "kind": src.kind, **({"synthetic": src.info} if src.kind == "synthetic"
-                                                              else {})},
-               "options": {k: v for k, v in o.to_dict().items() if k not in ("out", "overwrite", "verbose")}}
+               "data": {"spec": options.data, "kind": src.kind,
+                        **({"synthetic": src.info} if src.kind == "synthetic" else {})},
+               "options": {k: v for k, v in options.to_dict().items() if k not in ("out", "overwrite", "verbose")}}
     keras.config.set_dtype_policy("float32")
     model.save_pretrained(out, metadata={"class_names": list(src.class_names), "training": summary},
-                          overwrite=o.overwrite)
-    write_config(out / "train_config.json", o.run_record())
+                          overwrite=options.overwrite)
+    write_config(out / "train_config.json", options.run_record())
     write_config(out / "report.json", summary)
     report = dict(report)
     report["seconds"] = seconds
