@@ -45,7 +45,9 @@ from typing import Sequence
 import numpy as np
 
 from msrgan.data.datasource import DataSource
-from msrgan.data.lazy import ImageStore, LazyImage, probe_file
+from msrgan.data.file_regions import probe_file
+from msrgan.data.image_store import ImageStore
+from msrgan.data.lazy import LazyImage
 
 __all__ = ["DEFAULT_CACHE_BYTES", "default_max_memory", "estimate_bytes", "open_lazy_folder",
            "open_training_source", "parse_bytes", "training_patches"]
