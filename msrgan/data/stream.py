@@ -114,7 +114,8 @@ def open_lazy_folder(
         A ``DataSource`` (``kind="folder"``) of ``LazyImage``s sharing one ``ImageStore``
         (``src.info["store"]``); ``info["streaming"]`` is True.
     """
-    from msrgan.data.folders import check_count, check_plane, folder_source, read_or_skip, scan_folder
+    from msrgan.data.folder_layouts import scan_folder
+    from msrgan.data.folders import check_count, check_plane, folder_source, read_or_skip
     from msrgan.data.shard import check_shard, shard_indices
 
     check_shard(process_id, num_processes)
@@ -172,7 +173,7 @@ def estimate_bytes(spec, **kwargs) -> tuple[int, int]:
     ``kwargs`` are ``scan_folder``'s (``pattern``, ``channel_order``, ``count``, ``max_per_class``).
     Files whose header cannot be read are not counted.
     """
-    from msrgan.data.folders import scan_folder
+    from msrgan.data.folder_layouts import scan_folder
 
     scan = scan_folder(spec, **kwargs)
     total = n = 0
