@@ -8,6 +8,9 @@
 # not oversubscribe the CPU, and its output is printed whole when it ends.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
+# OpenMP threads that sleep instead of spinning while they wait (as scripts/demo.sh): spinning threads
+# made PyTorch's CPU kernels many times slower on a busy 2-core machine.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 backends="${MSRGAN_BACKENDS:-tensorflow torch jax}"
 export MSRGAN_FIRST_BACKEND="${backends%% *}"   # @pytest.mark.one_backend tests run under this one only
 cores="$(nproc 2>/dev/null || echo 1)"
