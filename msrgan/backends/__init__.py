@@ -26,8 +26,11 @@ Training (``msrgan.training``)
     state outside them); call it before reading weights during training.
     ``JIT_COMPILE_AUTO``: what ``--jit-compile auto`` means, compile the train step or not.
     ``enable_data_parallel(devices=None, *, coordinator=None, num_processes=None, process_id=None)``:
-    sets data-parallel training up with the backend's own engine and returns what is in effect, or
-    raises a ValueError where the backend has none wired up.
+    sets data-parallel training up with the backend's own engine (JAX ``keras.distribution``,
+    TensorFlow ``tf.distribute``, PyTorch ``torch.distributed``) and returns a
+    ``msrgan.training.distribute.DataParallel`` (devices, this process, the engine's scope, broadcast
+    and barrier); a ValueError naming the values for a set-up that does not fit. The train step
+    averages the gradients over the devices where the engine does not (TensorFlow, PyTorch).
 
 Inference (``msrgan.models.fast.FastGenerator``)
     ``compile_inference(fn)`` / ``eager_inference(fn)``: ``fn(params, x)`` compiled with the

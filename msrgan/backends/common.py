@@ -6,7 +6,8 @@
   as they are where it has nothing faster: ``conv2d`` and ``max_pool2d`` compute what
   ``keras.layers.Conv2D`` / ``MaxPooling2D`` compute, ``conv_kernel_initializer`` keeps the
   initializer, and the inference and state hooks do nothing;
-- the checks of a data-parallel set-up that do not depend on the backend.
+- the checks of a data-parallel set-up that do not depend on the backend (the flags against each
+  other and against what a launcher set).
 """
 
 from __future__ import annotations
@@ -60,22 +61,33 @@ def sync_state(model) -> None:
 # ----------------------------------------------------------------------------- data parallel
 
 
-def refuse_data_parallel(backend: str) -> ValueError:
-    """The error of a backend with no data-parallel engine wired up."""
-    return ValueError(
-        f"--distribute data-parallel needs KERAS_BACKEND=jax (keras.distribution is implemented for JAX "
-        f"only in released Keras); the current backend is {backend!r}"
-    )
-
-
 def check_multi_host(coordinator, num_processes, process_id) -> bool:
-    """Whether a multi-host set-up is asked for; a ValueError when only part of it is given."""
-    multi = (coordinator, num_processes, process_id)
-    if all(v is None for v in multi):
+    """Whether a multi-process set-up is asked for; a ValueError when only part of it is given, or when
+    ``process_id`` does not fit ``num_processes``."""
+    multi = {"--coordinator": coordinator, "--num-processes": num_processes, "--process-id": process_id}
+    if all(v is None for v in multi.values()):
         return False
-    if any(v is None for v in multi):
-        raise ValueError("multi-host training needs coordinator, num_processes and process_id together")
+    if any(v is None for v in multi.values()):
+        given = ", ".join(f"{k} {v}" for k, v in multi.items() if v is not None)
+        missing = ", ".join(k for k, v in multi.items() if v is None)
+        raise ValueError(f"several processes need --coordinator, --num-processes and --process-id together; "
+                         f"got {given} without {missing}")
+    check_process_id(num_processes, process_id)
     return True
+
+
+def check_process_id(num_processes, process_id) -> None:
+    """A ValueError naming both values unless ``0 <= process_id < num_processes``."""
+    if int(num_processes) < 1 or not 0 <= int(process_id) < int(num_processes):
+        raise ValueError(f"--process-id {process_id} does not fit --num-processes {num_processes}: process ids run "
+                         f"from 0 to {int(num_processes) - 1}")
+
+
+def check_agrees(flag: str, value, source: str, expected) -> None:
+    """A ValueError naming both values when a flag given contradicts what the launcher set."""
+    if value is not None and str(value) != str(expected):
+        raise ValueError(f"{flag} {value} does not match {source}={expected} set by the launcher; drop the flag or "
+                         "make them agree")
 
 
 # ----------------------------------------------------------------------------- inference
@@ -113,6 +125,6 @@ def max_pool2d(inputs, *, pool_size, strides, padding, data_format):
     return ops.max_pool(inputs, pool_size=pool_size, strides=strides, padding=padding, data_format=data_format)
 
 
-__all__ = ["assign", "block_until_ready", "check_inference_layout", "check_multi_host", "conv2d",
-           "conv_kernel_initializer", "eager_inference", "generator_objective", "max_pool2d",
-           "refuse_data_parallel", "sync_state", "unpack", "update_ema", "values"]
+__all__ = ["assign", "block_until_ready", "check_agrees", "check_inference_layout", "check_multi_host",
+           "check_process_id", "conv2d", "conv_kernel_initializer", "eager_inference", "generator_objective",
+           "max_pool2d", "sync_state", "unpack", "update_ema", "values"]

@@ -11,7 +11,8 @@
   (``msrgan.backends.convolution.im2col_conv``): XLA's CPU kernel gradient is an image-sized
   convolution, far slower than the product.
 - Data-parallel training is ``keras.distribution.DataParallel`` (XLA's GSPMD inserts the
-  gradient all-reduce; no change to the model or the step).
+  gradient all-reduce; no change to the model or the step). On several hosts each process feeds
+  its rows of the global batch, which Keras assembles into one global array.
 
 The measurements behind these choices are in ``docs/benchmarks.md``.
 """
@@ -26,6 +27,7 @@ import numpy as np
 
 from msrgan.backends import common, convolution
 from msrgan.backends.common import check_inference_layout, conv_kernel_initializer, eager_inference, max_pool2d
+from msrgan.training.distribute import DataParallel
 from msrgan.training.phases import D_PHASES, G_PHASES
 
 JIT_COMPILE_AUTO = True
@@ -89,14 +91,39 @@ def sync_state(model) -> None:
         model.jax_state_sync()
 
 
+class KerasDataParallel(DataParallel):
+    """``keras.distribution.DataParallel``: XLA (GSPMD) compiles the single-device program for the mesh."""
+
+    engine = "keras.distribution.DataParallel"
+
+    def broadcast(self, variables) -> None:
+        if self.num_processes > 1:  # the chief alone has read a checkpoint
+            from jax.experimental import multihost_utils
+
+            values = multihost_utils.broadcast_one_to_all([np.asarray(v.value) for v in variables])
+            for v, x in zip(variables, values):
+                v.assign(x)
+
+    def barrier(self) -> None:
+        if self.num_processes > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices("msrgan")
+
+    def close(self) -> None:
+        keras.distribution.set_distribution(None)
+
+
 def enable_data_parallel(devices=None, *, coordinator=None, num_processes=None, process_id=None):
     """Sets a global ``keras.distribution.DataParallel`` over ``devices`` (default: all of every host)."""
-    if common.check_multi_host(coordinator, num_processes, process_id):
+    multi = common.check_multi_host(coordinator, num_processes, process_id)
+    if multi:
         keras.distribution.initialize(coordinator, int(num_processes), int(process_id))
     devices = list(devices) if devices is not None else keras.distribution.list_devices()
     distribution = keras.distribution.DataParallel(devices=devices)
     keras.distribution.set_distribution(distribution)
-    return distribution
+    return KerasDataParallel(len(devices), num_processes=num_processes if multi else 1,
+                             process_id=process_id if multi else 0, handle=distribution)
 
 
 # ----------------------------------------------------------------------------- inference

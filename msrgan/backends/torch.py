@@ -14,7 +14,11 @@
   channels-first *view* (no copy), which torch's oneDNN convolution reads directly as
   channels-last memory, and the kernel is created in the memory order that convolution wants
   (:class:`ChannelsLastKernel`). Pooling likewise.
-- Data-parallel training is not wired up: ``keras.distribution`` is implemented for JAX only.
+- Data-parallel training is ``torch.distributed`` with DDP's semantics, one process per device as
+  ``torchrun`` starts them (gloo on CPUs, nccl on GPUs): each process trains on its rows of the
+  global batch, and after each ``backward()`` the gradients are averaged over the processes (one
+  flat all-reduce per network) before the optimizer applies them; BatchNorm's moving statistics and
+  the step's metrics are averaged too, so every process holds the same networks and logs.
 
 The measurements behind these choices are in ``docs/benchmarks.md``.
 """
@@ -26,6 +30,7 @@ from keras import ops
 
 from msrgan.backends import common
 from msrgan.backends.common import block_until_ready, check_inference_layout, sync_state  # nothing to do here
+from msrgan.training.distribute import DataParallel
 from msrgan.training.phases import D_PHASES, G_PHASES
 
 JIT_COMPILE_AUTO = False
@@ -49,7 +54,7 @@ def train_step(model, data):
         # weight gradients in the G step, which the G update would throw away anyway.
         g_loss, (sr, g_ntv, terms) = common.generator_objective(model, lr, hr, _detached)
         g_opt.scale_loss(g_loss).backward()
-        grads = [v.value.grad for v in g.trainable_variables]
+        grads = _averaged_over_processes([v.value.grad for v in g.trainable_variables])
         with torch.no_grad():
             g_opt.apply(grads, g.trainable_variables)
             common.assign(g.non_trainable_variables, g_ntv)
@@ -65,7 +70,7 @@ def train_step(model, data):
         d_loss, d_ntv = model.discriminator_objective(
             common.values(d.trainable_variables), common.values(d.non_trainable_variables), sr, hr)
         model.d_optimizer.scale_loss(d_loss).backward()
-        grads = [v.value.grad for v in d.trainable_variables]
+        grads = _averaged_over_processes([v.value.grad for v in d.trainable_variables])
         with torch.no_grad():
             model.d_optimizer.apply(grads, d.trainable_variables)
             common.assign(d.non_trainable_variables, d_ntv)
@@ -73,15 +78,117 @@ def train_step(model, data):
         model.zero_grad(set_to_none=True)
     with torch.no_grad():
         model.optimizer.iterations.assign_add(1)
-        return model.update_trackers(model.step_values(g_loss, d_loss, terms, sr, hr))
+        values = model.step_values(g_loss, d_loss, terms, sr, hr)
+        if _PROCESS_GROUP["size"] > 1:  # the same moving statistics and logs in every process
+            ntv = [v.value for v in g.non_trainable_variables + (d.non_trainable_variables if d is not None else [])
+                   if v.value.is_floating_point()]
+            names = sorted(values)
+            averaged = _averaged_over_processes(ntv + [values[k].reshape(1) for k in names])
+            for t, new in zip(ntv, averaged):
+                t.copy_(new)
+            values = dict(zip(names, (x.reshape(()) for x in averaged[len(ntv):])))
+        return model.update_trackers(values)
 
 
 def _detached(variables):
     return [v.value.detach() for v in variables]
 
 
+# The default process group's size while data-parallel training is set up, and whether this module made it.
+_PROCESS_GROUP = {"size": 1, "owned": False}
+
+
+def _averaged_over_processes(tensors):
+    """``tensors`` averaged over the processes (one flat all-reduce); as they are in one process.
+
+    A None (a variable the loss does not reach) counts as zeros.
+    """
+    n = _PROCESS_GROUP["size"]
+    if n == 1 or not tensors:
+        return tensors
+    import torch.distributed as dist
+
+    like = next(t for t in tensors if t is not None)
+    parts = [torch.zeros((), dtype=like.dtype, device=like.device) if t is None else t for t in tensors]
+    flat = torch.cat([t.reshape(-1).to(torch.float32) for t in parts])
+    dist.all_reduce(flat)
+    flat /= n
+    out, at = [], 0
+    for t in parts:
+        out.append(flat[at:at + t.numel()].view(t.shape).to(t.dtype))
+        at += t.numel()
+    return [None if t is None else o for t, o in zip(tensors, out)]
+
+
+class TorchDataParallel(DataParallel):
+    """``torch.distributed``'s default process group: one process (and device) per replica."""
+
+    engine = "torch.distributed"
+
+    def broadcast(self, variables) -> None:
+        """The chief's values everywhere (one flat broadcast per dtype; strided views are copied into)."""
+        if self.num_processes == 1:
+            return
+        import torch.distributed as dist
+
+        by_dtype = {}
+        for v in variables:
+            by_dtype.setdefault(v.value.dtype, []).append(v.value)
+        with torch.no_grad():
+            for tensors in by_dtype.values():
+                flat = torch.cat([t.reshape(-1) for t in tensors])
+                dist.broadcast(flat, src=0)
+                at = 0
+                for t in tensors:
+                    t.copy_(flat[at:at + t.numel()].view(t.shape))
+                    at += t.numel()
+
+    def barrier(self) -> None:
+        if self.num_processes > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def close(self) -> None:
+        import torch.distributed as dist
+
+        owned, _PROCESS_GROUP["owned"], _PROCESS_GROUP["size"] = _PROCESS_GROUP["owned"], False, 1
+        if owned and dist.is_initialized():
+            dist.destroy_process_group()
+
+
 def enable_data_parallel(devices=None, *, coordinator=None, num_processes=None, process_id=None):
-    raise common.refuse_data_parallel("torch")
+    """Joins (or makes) the default process group: ``torchrun``'s environment (``RANK``, ``WORLD_SIZE``,
+    ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``), which the flags, when given, must agree with; or,
+    without ``torchrun``, the three flags (``--coordinator`` is process 0's HOST:PORT)."""
+    import os
+
+    import torch.distributed as dist
+
+    if devices is not None:
+        raise ValueError("PyTorch runs one process per device: launch with torchrun --nproc_per_node N instead of "
+                         "naming devices")
+    env = os.environ
+    if "WORLD_SIZE" in env and "RANK" in env:
+        world, rank = int(env["WORLD_SIZE"]), int(env["RANK"])
+        common.check_agrees("--num-processes", num_processes, "WORLD_SIZE", world)
+        common.check_agrees("--process-id", process_id, "RANK", rank)
+        master = f"{env.get('MASTER_ADDR')}:{env.get('MASTER_PORT')}"
+        common.check_agrees("--coordinator", coordinator, "MASTER_ADDR:MASTER_PORT", master)
+        init, local_rank = "env://", int(env.get("LOCAL_RANK", 0))
+    elif common.check_multi_host(coordinator, num_processes, process_id):
+        world, rank = int(num_processes), int(process_id)
+        init, local_rank = f"tcp://{coordinator}", 0
+    else:
+        world, rank, init, local_rank = 1, 0, None, 0
+    if world > 1 and not (dist.is_available() and dist.is_initialized()):
+        if torch.cuda.is_available():
+            torch.cuda.set_device(local_rank)  # Keras's "cuda" is then this process's GPU
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", init_method=init, rank=rank,
+                                world_size=world)
+        _PROCESS_GROUP["owned"] = True
+    _PROCESS_GROUP["size"] = world
+    return TorchDataParallel(world, num_processes=world, process_id=rank)
 
 
 # ----------------------------------------------------------------------------- inference

@@ -113,16 +113,21 @@ def register(sub) -> None:
                    help="mixed precision (GPUs); float16 uses a static loss scale (--loss-scale)")
     o.add_argument("--loss-scale", type=float, default=None, help="static loss scale for float16 (default 1024)")
     o.add_argument("--jit-compile", default=None, help="auto, on or off (default auto)")
-    s = p.add_argument_group("scale-out (keras.distribution; JAX backend only)")
+    s = p.add_argument_group("scale-out (JAX: keras.distribution; TensorFlow: tf.distribute; PyTorch: torchrun)")
     s.add_argument("--distribute", choices=("none", "data-parallel"), default=None,
-                   help="data-parallel: replicate the networks on every device (GPUs, TPUs, or the virtual CPUs "
-                        "of XLA_FLAGS=--xla_force_host_platform_device_count=N) and split each batch over them; "
-                        "--batch-size is the global batch and must be a multiple of the device count "
-                        "(default none)")
+                   help="data-parallel: a replica of the networks on every device, each global batch split over "
+                        "them, gradients averaged (JAX: every device this process sees, e.g. XLA_FLAGS="
+                        "--xla_force_host_platform_device_count=N on CPUs; TensorFlow: MirroredStrategy over the "
+                        "GPUs, MultiWorkerMirroredStrategy with TF_CONFIG; PyTorch: one process per device, "
+                        "launched by torchrun --nproc_per_node N -m msrgan train ...); --batch-size is the global "
+                        "batch and must be a multiple of the device count; process 0 alone writes (default none)")
     s.add_argument("--coordinator", default=None, metavar="HOST:PORT",
-                   help="multi-host: address of process 0 (with --num-processes and --process-id)")
-    s.add_argument("--num-processes", type=int, default=None, help="multi-host: number of processes (one per host)")
-    s.add_argument("--process-id", type=int, default=None, help="multi-host: this process's index, 0 .. N-1")
+                   help="several hosts: address of process 0 (TensorFlow: every worker's HOST:PORT, comma-separated, "
+                        "or TF_CONFIG; under torchrun: its MASTER_ADDR:MASTER_PORT, not needed)")
+    s.add_argument("--num-processes", type=int, default=None,
+                   help="several hosts: number of processes (one per host; under torchrun: WORLD_SIZE, not needed)")
+    s.add_argument("--process-id", type=int, default=None,
+                   help="several hosts: this process's index, 0 .. N-1 (under torchrun: RANK, not needed)")
     r = p.add_argument_group("outputs")
     r.add_argument("--out", default=None, help="output folder (required)")
     r.add_argument("--overwrite", action="store_true", default=None, help="replace an existing run in --out")
@@ -147,6 +152,7 @@ def run(args) -> int:
     flags["generator_options"] = key_values(flags.pop("generator_option", None), "--generator-option")
     options = TrainOptions.resolve(flags, config=args.config)
     result = train(options)
-    print(result["table"])
-    print(f"saved the generator to {options.out} ({result['seconds']:.0f} s on {result['backend']})")
+    if result["chief"]:  # the other processes of a data-parallel run write nothing
+        print(result["table"])
+        print(f"saved the generator to {options.out} ({result['seconds']:.0f} s on {result['backend']})")
     return 0

@@ -275,6 +275,14 @@ class MSRGAN(keras.Model):
     def train_step(self, *args):
         return backends.current().train_step(self, *args)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Called by Keras's TensorFlow trainer alone, under a tf.distribute strategy, to build the model
+        # from a first batch (reduced over the replicas, which MultiWorkerMirroredStrategy refuses for an
+        # (lr, hr) pair). compile() has built every network and optimizer: no batch is needed.
+        if getattr(self, "_distribute_strategy", None) is not None:
+            with self.distribute_strategy.scope():
+                self._symbolic_build(data_batch=())
+
     def test_step(self, *args):
         raise NotImplementedError("MSRGAN.evaluate is not supported; use msrgan.training.evaluate_generator "
                                   "or the ValidationMonitor callback")

@@ -200,7 +200,8 @@ def check_values(values: dict, origin=None) -> dict:
 def check_options(opt: dict, origin) -> None:
     """Refuses settings that no run takes together, before anything is read: degradation
     parameters the degradation does not take, an unknown content extractor or one without its
-    argument, and multi-host settings without ``distribute='data-parallel'``.
+    argument, multi-host settings without ``distribute='data-parallel'``, and a process id outside
+    ``0 .. num_processes - 1``.
 
     A usage error (``UsageError``) when the value came from a flag, an input error (``ValueError``)
     when it came from a config file (``origin`` as for ``check_settings``).
@@ -223,6 +224,11 @@ def check_options(opt: dict, origin) -> None:
         refuse(multi[0], f"setting{'s' if len(multi) > 1 else ''} {'/'.join(multi)} "
                          f"(--{'/--'.join(k.replace('_', '-') for k in multi)}) need{'' if len(multi) > 1 else 's'} "
                          f"--distribute data-parallel, got distribute {opt['distribute']!r}")
+    if opt["num_processes"] is not None and opt["process_id"] is not None \
+            and not opt["process_id"] < opt["num_processes"]:
+        refuse("process_id", f"setting process_id (--process-id) {opt['process_id']} does not fit num_processes "
+                             f"(--num-processes) {opt['num_processes']}: process ids run from 0 to "
+                             f"{opt['num_processes'] - 1}")
 
 
 def csv_list(value, cast=str):

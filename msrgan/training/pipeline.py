@@ -49,23 +49,34 @@ def build_generator(spec: str, channels: int, scale: int, options: dict | None):
 
 
 def _distribution(options: TrainOptions):
-    """Sets up ``distribute`` before any network is built; returns the distribution or None."""
-    if options.distribute == "none":
-        return None
-    from msrgan.training.distribute import check_global_batch, enable_data_parallel
+    """Sets ``distribute`` up before anything else (it says which process writes); the
+    ``DataParallel`` in effect, or None. Settings that do not fit are usage errors naming them."""
+    from msrgan.training.config import parse_jit
+    from msrgan.training.distribute import check_single_process, enable_data_parallel
 
-    try:  # another backend than JAX, an incomplete multi-host set-up: the command line does not fit
+    try:  # an incomplete multi-process set-up, flags against the launcher's environment
+        if options.distribute == "none":
+            check_single_process()
+            return None
         distribution = enable_data_parallel(coordinator=options.coordinator, num_processes=options.num_processes,
                                             process_id=options.process_id)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     try:
-        check_global_batch(options.batch_size, distribution)
+        distribution.check_batch(options.batch_size)
+        if not distribution.compiles_step and str(options.jit_compile).lower() != "auto" \
+                and parse_jit(options.jit_compile):
+            raise ValueError(f"--jit-compile {options.jit_compile}: {distribution.engine} over "
+                             f"{distribution.devices} devices cannot compile the train step; use --jit-compile off "
+                             "(auto is off here)")
     except ValueError as exc:
-        import keras
-
-        keras.distribution.set_distribution(None)
-        raise UsageError(f"--batch-size: {exc}") from None
+        distribution.close()
+        raise UsageError(f"--batch-size: {exc}" if str(exc).startswith("batch size") else str(exc)) from None
+    if options.verbose and distribution.is_chief:
+        note = " (PyTorch: launch one process per device with torchrun --nproc_per_node N)" \
+            if distribution.devices == 1 and distribution.engine == "torch.distributed" else ""
+        print(f"data-parallel: {distribution.engine}, {distribution.devices} device(s) in "
+              f"{distribution.num_processes} process(es){note}")
     return distribution
 
 
@@ -94,21 +105,11 @@ def train(options: TrainOptions) -> dict:
 
     Returns:
         The summary written to ``OUT/training.json`` (backend, steps, losses, validation scores,
-        data), its ``history``, and ``table``: the final validation against bicubic, as text.
+        data), its ``history``, ``table``: the final validation against bicubic, as text, and
+        ``chief``: whether this process wrote the run (False on the other processes of a
+        data-parallel run, which compute the same but write nothing).
     """
-    import dataclasses
     import time
-    from pathlib import Path
-
-    import keras
-
-    from msrgan.data.patches import validation_pairs
-    from msrgan.data.stream import open_training_source, training_patches
-    from msrgan.models import Discriminator, load_extractor
-    from msrgan.training.config import data_count, load_config_file, parse_jit, set_precision
-    from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION
-    from msrgan.training.gan import MSRGAN
-    from msrgan.training.trainer import PretrainSchedule
 
     if not isinstance(options, TrainOptions):
         raise TypeError(f"options must be TrainOptions (TrainOptions.from_dict makes them from a dict), "
@@ -117,16 +118,40 @@ def train(options: TrainOptions) -> dict:
     o = options
     if not o.out:
         raise UsageError("out is required: the folder of the trained generator, logs and checkpoints")
+    distribution = _distribution(o)
+    try:
+        result = _run(o, distribution, t0)
+        if distribution is not None:
+            distribution.barrier()  # every process waits until the chief has written the run
+        return result
+    finally:
+        if distribution is not None:
+            distribution.close()
+
+
+def _run(o: TrainOptions, distribution, t0: float) -> dict:
+    """``train`` once ``distribute`` is set up: every process computes, only the chief writes."""
+    import contextlib
+    import dataclasses
+    from pathlib import Path
+
+    import keras
+
+    from msrgan.data.patches import validation_pairs
+    from msrgan.data.stream import open_training_source, training_patches
+    from msrgan.training.config import data_count, load_config_file, parse_jit, set_precision
+    from msrgan.training.evaluation import PSNR_CONVENTION, SSIM_CONVENTION
+
+    chief = distribution is None or distribution.is_chief
     out = Path(o.out)
-    replace = prepare_out(out, resume=o.resume, overwrite=o.overwrite)
+    replace = prepare_out(out, resume=o.resume, overwrite=o.overwrite) if chief else False
     channels, scale, patch = o.channels, o.scale, o.patch_size
-    if o.resume and (out / "train_config.json").is_file():
+    if chief and o.resume and (out / "train_config.json").is_file():
         saved, current = load_config_file(out / "train_config.json"), o.to_dict()
         changed = sorted(k for k in saved if k not in RESUMABLE_CHANGES and k in current and saved[k] != current[k])
         if changed:
             raise ValueError(f"--resume: settings {changed} differ from the run in {out}; resume with the same "
                              "settings (--config OUT/train_config.json)")
-    distribution = _distribution(o)
     policy = set_precision(o.mixed_precision)
     keras.utils.set_random_seed(o.seed)
 
@@ -135,7 +160,7 @@ def train(options: TrainOptions) -> dict:
     src = open_training_source(o.data, max_memory=o.max_memory, channels=channels,
                                count=data_count(o.data, o.count, SYNTHETIC_COUNT), size=o.size, seed=o.seed,
                                field_params=o.data_params, bit_depth=o.bit_depth, strict=o.strict)
-    if o.verbose and src.kind != "synthetic":
+    if o.verbose and chief and src.kind != "synthetic":
         print(src.info["loading"])
     if hasattr(src, "patch_dataset"):  # a streamed Hugging Face dataset: its first images are held out
         train_src, val_src = src.split(o.val_fraction)
@@ -152,34 +177,14 @@ def train(options: TrainOptions) -> dict:
                                       degradation_params=o.degradation_params, seed=o.seed + 1,
                                       normalization=o.normalization)
 
-    # Networks.
-    generator = build_generator(o.generator, channels, scale, o.generator_options)
-    discriminator = None
-    if o.gan_steps > 0 and o.gamma != 0:
-        discriminator = Discriminator(channels=channels, filters=o.discriminator_filters,
-                                      dense_units=o.discriminator_dense, batch_norm=o.discriminator_batch_norm)
-    extractor = None
-    content = str(o.content or "none")
-    if content.lower() != "none":
-        extractor = load_extractor(content, channels=channels, layers=csv_list(o.content_layers))
-    gan = MSRGAN(generator, discriminator, extractor, layer_weights=csv_list(o.layer_weights, float),
-                 criterion=o.criterion, ema_decay=o.ema)
-    pretrain_lr = o.pretrain_lr if o.pretrain_lr is not None else o.g_lr
-    schedule = PretrainSchedule(pretrain_lr, o.pretrain_steps, decay=o.lr_decay,
-                                final_fraction=0.2 if o.lr_decay == "step" else 0.05)
-    seed_weights = seed_loss_weights(extractor, patch, channels)
-    beta = o.beta if o.beta is not None else seed_weights.beta
-    gamma = o.gamma if o.gamma is not None else seed_weights.gamma
-    # Phase 2 starts with fresh Adam moments for G (its own optimizer), as SRGAN starts from SRResNet.
-    gan.compile(keras.optimizers.Adam(o.g_lr), keras.optimizers.Adam(o.d_lr),
-                pretrain_optimizer=keras.optimizers.Adam(schedule),
-                alpha=o.alpha if o.alpha is not None else 1.0, beta=beta, gamma=gamma,
-                adversarial=o.adversarial, jit_compile=parse_jit(o.jit_compile),
-                loss_scale=o.loss_scale if o.mixed_precision == "float16" else None,
-                sample_shape=(patch // scale, patch // scale))
+    # Networks, made where the engine wants them (a tf.distribute strategy's scope).
+    scope = distribution.scope() if distribution is not None else contextlib.nullcontext()
+    with scope:
+        gan, discriminator, extractor, content = _networks(o, parse_jit(o.jit_compile) and (
+            distribution is None or distribution.compiles_step))
 
-    # Everything that can fail on bad settings has run: only now is OUT touched. A run replacing an
-    # earlier one is written into a partial folder inside OUT and swapped in when it has finished.
+    # Everything that can fail on bad settings has run: only now is OUT touched (by the chief). A run
+    # replacing an earlier one is written into a partial folder inside OUT and swapped in when it has finished.
     from zoo.files import discard, partial_path
 
     work = partial_path(out / "run", directory=True) if replace else out
@@ -201,7 +206,43 @@ def train(options: TrainOptions) -> dict:
     table = "\n".join(f"{a:<10}{b:>12}{c:>10}" for a, b, c in rows)
     table = (f"validation on {scores['images']} held-out image(s), {val_side} px crops, x{scale}\n{table}\n"
              f"({PSNR_CONVENTION}; {SSIM_CONVENTION})")
-    return {**summary, "table": table, "history": history}
+    return {**summary, "table": table, "history": history, "chief": chief}
+
+
+def _networks(o: TrainOptions, jit_compile: bool):
+    """The compiled ``MSRGAN`` of the run, its discriminator, extractor and content spec."""
+    import keras
+
+    from msrgan.models import Discriminator, load_extractor
+    from msrgan.training.gan import MSRGAN
+    from msrgan.training.trainer import PretrainSchedule
+
+    channels, scale, patch = o.channels, o.scale, o.patch_size
+    generator = build_generator(o.generator, channels, scale, o.generator_options)
+    discriminator = None
+    if o.gan_steps > 0 and o.gamma != 0:
+        discriminator = Discriminator(channels=channels, filters=o.discriminator_filters,
+                                      dense_units=o.discriminator_dense, batch_norm=o.discriminator_batch_norm)
+    extractor = None
+    content = str(o.content or "none")
+    if content.lower() != "none":
+        extractor = load_extractor(content, channels=channels, layers=csv_list(o.content_layers))
+    gan = MSRGAN(generator, discriminator, extractor, layer_weights=csv_list(o.layer_weights, float),
+                 criterion=o.criterion, ema_decay=o.ema)
+    pretrain_lr = o.pretrain_lr if o.pretrain_lr is not None else o.g_lr
+    schedule = PretrainSchedule(pretrain_lr, o.pretrain_steps, decay=o.lr_decay,
+                                final_fraction=0.2 if o.lr_decay == "step" else 0.05)
+    seed_weights = seed_loss_weights(extractor, patch, channels)
+    beta = o.beta if o.beta is not None else seed_weights.beta
+    gamma = o.gamma if o.gamma is not None else seed_weights.gamma
+    # Phase 2 starts with fresh Adam moments for G (its own optimizer), as SRGAN starts from SRResNet.
+    gan.compile(keras.optimizers.Adam(o.g_lr), keras.optimizers.Adam(o.d_lr),
+                pretrain_optimizer=keras.optimizers.Adam(schedule),
+                alpha=o.alpha if o.alpha is not None else 1.0, beta=beta, gamma=gamma,
+                adversarial=o.adversarial, jit_compile=jit_compile,
+                loss_scale=o.loss_scale if o.mixed_precision == "float16" else None,
+                sample_shape=(patch // scale, patch // scale))
+    return gan, discriminator, extractor, content
 
 
 def train_msrgan(options: TrainOptions | dict) -> dict:
@@ -212,7 +253,8 @@ def train_msrgan(options: TrainOptions | dict) -> dict:
 
 def _fit_and_save(gan, train_ds, o: TrainOptions, *, work, val_lr, val_hr, scale, val_side, src, train_src, val_src, extractor,
                   content, discriminator, distribution, policy, t0):
-    """Trains both phases with the run's callbacks, writing into ``work``; returns (summary, final scores)."""
+    """Trains both phases with the run's callbacks, writing into ``work`` (the chief alone); returns
+    (summary, final scores)."""
     import time
 
     import keras
@@ -223,20 +265,23 @@ def _fit_and_save(gan, train_ds, o: TrainOptions, *, work, val_lr, val_hr, scale
     from msrgan.training.trainer import train_gan
     from msrgan.training.validation import ValidationMonitor
 
-    # Callbacks: validation first (it adds val_* to the epoch logs), then the loggers.
+    # Callbacks: validation first (it adds val_* to the epoch logs), then the loggers. Every process
+    # validates (the same numbers; JAX runs every computation on all hosts); the chief alone writes.
+    chief = distribution is None or distribution.is_chief
     logs_dir = work / "logs"
-    tensorboard = TensorBoardLogs(logs_dir, every=o.log_every) if o.tensorboard else None
-    monitor = ValidationMonitor(val_lr, val_hr, scale=scale, grid_dir=work / "grids",
+    tensorboard = TensorBoardLogs(logs_dir, every=o.log_every) if o.tensorboard and chief else None
+    monitor = ValidationMonitor(val_lr, val_hr, scale=scale, grid_dir=work / "grids" if chief else None,
                                 grid_images=o.grid_images, tensorboard=tensorboard)
     callbacks = [monitor] + ([tensorboard] if tensorboard is not None and tensorboard.available else [])
     config_to_save = o.run_record()
-    write_config(work / "train_config.json", config_to_save)
+    if chief:
+        write_config(work / "train_config.json", config_to_save)
 
     history = train_gan(gan, train_ds, pretrain_steps=o.pretrain_steps, gan_steps=o.gan_steps,
                         steps_per_epoch=o.steps_per_epoch, callbacks=callbacks,
                         checkpoint_dir=work / "checkpoints", checkpoint_every=o.checkpoint_every,
                         resume=o.resume, log_dir=logs_dir, log_every=o.log_every,
-                        verbose=o.verbose,
+                        verbose=o.verbose if chief else 0, distributed=distribution,
                         checkpoint_extra={"train_config": config_to_save})
 
     # Final validation of the saved generator (the EMA one when kept).
@@ -261,9 +306,11 @@ def _fit_and_save(gan, train_ds, o: TrainOptions, *, work, val_lr, val_hr, scale
                  else len(train_src), "val_images": len(val_src),
                  "patches": train_ds.get_config()},
         "ema": o.ema, "seed": o.seed,
-        "distribute": {"mode": o.distribute,
-                       "devices": int(distribution.device_mesh.devices.size) if distribution is not None else 1},
+        "distribute": {"mode": o.distribute, **(distribution.describe() if distribution is not None else
+                                                 {"devices": 1})},
     }
+    if not chief:
+        return {**summary, "history": history}, scores
     # prepare_out has already refused to touch an existing run without --overwrite or --resume.
     card_metrics = {"psnr": scores["msrgan"]["psnr"], "ssim": scores["msrgan"]["ssim"],
                     "bicubic_psnr": scores["bicubic"]["psnr"], "bicubic_ssim": scores["bicubic"]["ssim"]}

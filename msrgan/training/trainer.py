@@ -101,6 +101,18 @@ def as_step_source(data) -> Callable[[int], tuple]:
                      "sequence or (lr, hr) arrays")
 
 
+def process_rows(source: Callable[[int], tuple], distributed) -> Callable[[int], tuple]:
+    """``step -> (lr, hr)`` of this process: its rows of each global batch (``distributed.local_rows``)."""
+
+    def rows(step):
+        batch = source(step)
+        distributed.check_batch(len(batch[0]))
+        keep = distributed.local_rows(len(batch[0]))
+        return tuple(a[keep] for a in batch[:2])
+
+    return rows
+
+
 def epoch_plan(pretrain_steps: int, gan_steps: int, steps_per_epoch: int) -> list[tuple[int, str, int, int]]:
     """``(epoch, phase, first_step, end_step)`` of every epoch of a run.
 
@@ -172,7 +184,7 @@ class _StopAtEpochEnd(keras.callbacks.Callback):
 def train_gan(model, data, *, pretrain_steps: int, gan_steps: int, steps_per_epoch: int = 100,
               callbacks: Sequence[keras.callbacks.Callback] = (), checkpoint_dir=None, checkpoint_every: int | None = None,
               keep_checkpoints: int | None = 3, resume: bool | str | Path = False, log_dir=None, log_every: int = 10,
-              checkpoint_extra: dict | None = None, verbose="auto") -> list[dict]:
+              checkpoint_extra: dict | None = None, verbose="auto", distributed=None) -> list[dict]:
     """Runs phase 1 (MSE pre-training) then phase 2 (adversarial) on a compiled ``MSRGAN``.
 
     Args:
@@ -193,6 +205,10 @@ def train_gan(model, data, *, pretrain_steps: int, gan_steps: int, steps_per_epo
         log_every: Step interval of ``steps.csv``.
         checkpoint_extra: Facts stored with each checkpoint (e.g. the run configuration).
         verbose: Keras ``fit`` verbosity.
+        distributed: The ``msrgan.training.distribute.DataParallel`` in effect (networks made in its
+            scope), or None. Each process then feeds its rows of every global batch; the chief
+            (process 0) alone reads a ``resume`` checkpoint, whose state (as the initial weights) is
+            broadcast to the others, and alone writes checkpoints and CSV logs.
 
     Returns:
         The epoch logs of the epochs run in this call: dicts with ``epoch``, ``phase``, ``step``
@@ -201,6 +217,9 @@ def train_gan(model, data, *, pretrain_steps: int, gan_steps: int, steps_per_epo
     if getattr(model, "g_optimizer", None) is None:
         raise ValueError("compile the MSRGAN before training it")
     source = as_step_source(data)
+    writes = distributed is None or distributed.is_chief
+    if distributed is not None:
+        source = process_rows(source, distributed)
     plan = epoch_plan(int(pretrain_steps), int(gan_steps), int(steps_per_epoch))
     total = plan[-1][3] if plan else 0
     if gan_steps and model.discriminator is None and model.extractor is None:
@@ -209,8 +228,8 @@ def train_gan(model, data, *, pretrain_steps: int, gan_steps: int, steps_per_epo
     if resume is True and checkpoint_dir is None:
         raise ValueError("resume=True looks for the latest checkpoint in checkpoint_dir; pass checkpoint_dir "
                          "(or resume=<checkpoint folder>)")
-    csv_logs = CSVLogs(log_dir, every=log_every) if log_dir is not None else None
-    if resume:
+    csv_logs = CSVLogs(log_dir, every=log_every) if log_dir is not None and writes else None
+    if resume and writes:
         path = Path(resume) if not isinstance(resume, bool) else latest_checkpoint(checkpoint_dir)
         if path is not None:
             if not Path(path).is_dir():
@@ -218,6 +237,8 @@ def train_gan(model, data, *, pretrain_steps: int, gan_steps: int, steps_per_epo
             restore_checkpoint(model, path)
             if csv_logs is not None:
                 csv_logs.truncate_after(model.step)
+    if distributed is not None:  # the same start everywhere: the chief's weights, optimizer state and step
+        distributed.broadcast(model.checkpoint_variables())
     start = model.step
     if start > total:
         raise ValueError(f"the model has already taken {start} steps, more than the {total} of this run")
@@ -225,7 +246,7 @@ def train_gan(model, data, *, pretrain_steps: int, gan_steps: int, steps_per_epo
     cbs = list(callbacks)
     if csv_logs is not None:
         cbs.append(csv_logs)
-    if checkpoint_dir is not None and checkpoint_every:
+    if checkpoint_dir is not None and checkpoint_every and writes:
         cbs.append(StepCheckpoint(checkpoint_dir, checkpoint_every, keep=keep_checkpoints, extra=checkpoint_extra))
     cbs.append(_StopAtEpochEnd())
 
@@ -241,6 +262,6 @@ def train_gan(model, data, *, pretrain_steps: int, gan_steps: int, steps_per_epo
                         steps_per_epoch=end - begin, callbacks=cbs, verbose=verbose, shuffle=False)
         logs = {k: float(v[-1]) for k, v in fit.history.items() if v}
         history.append({"epoch": epoch + 1, "phase": phase, "step": model.step, **logs})
-    if checkpoint_dir is not None and (model.step != start or latest_checkpoint(checkpoint_dir) is None):
+    if checkpoint_dir is not None and writes and (model.step != start or latest_checkpoint(checkpoint_dir) is None):
         save_checkpoint(model, checkpoint_dir, extra=checkpoint_extra)
     return history
