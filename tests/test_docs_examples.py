@@ -215,10 +215,13 @@ SKIP: dict[tuple[str, str], str] = {
                   "native PyTorch"):
         "benchmarks take minutes by design (one worker per backend plus native PyTorch); gpu_check.sh needs a GPU "
         "and runs test files of this suite. tests/test_fast.py checks the fast path's outputs",
-    ("README.md", "KERAS_BACKEND=jax msrgan train --distribute data-parallel --batch-size 64 ...   # every GPU of "
-                  "this host"):
-        "`...` stands for a run's options and the comment lines for a multi-host launch; tests/test_distribute.py "
-        "runs data-parallel training on 4 virtual CPU devices",
+    ("README.md", "# one host, every GPU (--batch-size is the global batch, a multiple of the device count)"):
+        "launch lines for GPUs and hosts (`...` stands for a run's options); tests/test_distribute.py runs "
+        "data-parallel training on CPUs on every backend (4 virtual JAX devices, 2 logical TensorFlow CPUs and 2 "
+        "TensorFlow workers, torchrun --nproc_per_node 2 on gloo)",
+    ("docs/training.md", "# one host with 8 GPUs; --batch-size is the global batch (8 per GPU here)"):
+        "launch lines for 8 GPUs and 2 hosts (`...` stands for a run's options); tests/test_distribute.py runs "
+        "the same commands on CPUs on every backend",
     ("docs/benchmarks.md", "python scripts/benchmark.py --json out.json              # all sections, ~10 min on 2 "
                            "cores"):
         "benchmarks take minutes by design (even --quick starts one worker per backend plus native PyTorch)",
