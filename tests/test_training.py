@@ -260,7 +260,7 @@ def test_train_command_end_to_end(tmp_path, capsys):
             "--discriminator-filters", "4", "--discriminator-dense", "8",
             "--content", "vgg19-imagenet=none", "--content-layers", "block1_conv2", "--gamma", "1e-3",
             "--pretrain-steps", "2", "--gan-steps", "2", "--steps-per-epoch", "2", "--checkpoint-every", "3",
-            "--ema", "0.9", "--log-every", "1", "--verbose", "0", "--out", str(out)]
+            "--ema", "0.9", "--log-every", "1", "--verbose", "0", "--jit-compile", "off", "--out", str(out)]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "bicubic" in printed and "msrgan" in printed
