@@ -138,7 +138,7 @@ def register(sub) -> None:
     r.add_argument("--log-every", type=int, default=None, help="steps.csv / TensorBoard interval (default 10)")
     r.add_argument("--tensorboard", action=boolean, default=None,
                    help="TensorBoard events in OUT/logs (needs TensorFlow installed; default on)")
-    r.add_argument("--grid-images", type=int, default=None, help="validation images in each PNG grid (default 4)")
+    r.add_argument("--grid-images", type=int, default=None, help="validation images in each PNG grid (default 4; 0: no grid)")
     r.add_argument("--verbose", type=int, default=None, help="Keras verbosity 0, 1 or 2 (default 1)")
     p.set_defaults(func=run)
 
