@@ -64,3 +64,38 @@ def test_current_is_the_running_backend(backend):
     assert all(hasattr(module, name) for name in backends.INTERFACE)
     with pytest.raises(ValueError, match="numpy"):
         backends._module("numpy")
+
+
+def test_torch_adam_in_fewer_passes_takes_keras_adams_steps(backend):
+    """On PyTorch, MSRGAN's Adam update (in-place multi-tensor operations, moments laid out like their
+    channels-last kernels) gives Keras's Adam weights and moments, with a learning-rate schedule."""
+    if backend != "torch":
+        pytest.skip("the PyTorch backend's optimizer step")
+    import keras
+    import numpy as np
+    import torch
+
+    from msrgan.backends import torch as torch_backend
+    from msrgan.models.blocks import Conv2D
+
+    results = []
+    for fewer_passes in (False, True):
+        keras.utils.set_random_seed(3)
+        layer = Conv2D(5, 3)
+        layer.build((1, 8, 8, 4))
+        variables = layer.trainable_variables
+        start = keras.ops.convert_to_numpy(variables[0])
+        optimizer = keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(1e-2, 2, 0.5))
+        optimizer.build(variables)
+        if fewer_passes:
+            torch_backend._use_fewer_passes(optimizer)
+            assert optimizer._momentums[0].value.stride() == variables[0].value.stride()  # the kernel's layout
+        for step in range(4):
+            grads = [torch.from_numpy(np.random.default_rng(10 * step + i).normal(size=tuple(v.shape)).astype("f4"))
+                     for i, v in enumerate(variables)]
+            optimizer.apply(grads, variables)
+        assert np.abs(keras.ops.convert_to_numpy(variables[0]) - start).max() > 1e-3  # the steps moved the kernel
+        results.append([keras.ops.convert_to_numpy(v) for v in
+                        variables + optimizer._momentums + optimizer._velocities])
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -355,6 +355,78 @@ def test_conv_and_pool_layers_equal_the_keras_ones(strides, backend):
         (ref(xr) ** 2).sum().backward()
         np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), rtol=0, atol=1e-4)
         np.testing.assert_allclose(ours.kernel.value.grad.numpy(), ref.kernel.value.grad.numpy(), rtol=1e-5, atol=1e-4)
+        # the bias is added by torch's convolution itself; its gradient is the same sum
+        np.testing.assert_allclose(ours.bias.value.grad.numpy(), ref.bias.value.grad.numpy(), rtol=1e-5, atol=1e-4)
+
+
+def _gradients(layer, x, training):
+    """``(outputs, d sum(outputs * w) / d inputs, ... / d gamma, ... / d beta)`` on the running backend."""
+    import keras
+    from keras import ops
+
+    w = ops.convert_to_tensor(np.linspace(-1, 1, int(np.prod(x.shape)), dtype=np.float32).reshape(x.shape))
+
+    def loss(tv, ntv, inputs):
+        y, _ = layer.stateless_call(tv, ntv, inputs, training=training)
+        return ops.sum(y * w), y
+
+    tv, ntv = [v.value for v in layer.trainable_variables], [v.value for v in layer.non_trainable_variables]
+    name = keras.backend.backend()
+    if name == "jax":
+        import jax
+
+        (_, y), (g_tv, g_x) = jax.value_and_grad(loss, argnums=(0, 2), has_aux=True)(tv, ntv, ops.convert_to_tensor(x))
+    elif name == "tensorflow":
+        import tensorflow as tf
+
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            tape.watch(tv)
+            total, y = loss(tv, ntv, xt)
+        g_x, g_tv = tape.gradient(total, [xt, tv])
+    else:
+        import torch
+
+        xt = torch.tensor(x, requires_grad=True)
+        tv = [t.detach().clone().requires_grad_(True) for t in tv]
+        total, y = loss(tv, ntv, xt)
+        grads = torch.autograd.grad(total, tv + [xt])
+        g_tv, g_x = list(grads[:-1]), grads[-1]
+    return [ops.convert_to_numpy(t) for t in (y, g_x, *g_tv)]
+
+
+@pytest.mark.parametrize("shape", [(4, 6, 5, 3), (9, 7)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_layer_equals_the_keras_one(shape, training, backend):
+    """msrgan's BatchNormalization (torch's fused kernel on PyTorch) computes Keras's values, gradients and
+    moving statistics (Keras's biased batch variance), in training and in inference."""
+    import keras
+    from keras import ops
+
+    from msrgan.models.blocks import BatchNormalization
+
+    rng = np.random.default_rng(len(shape))
+    x = rng.normal(2.0, 3.0, shape).astype(np.float32)
+    ours, ref = BatchNormalization(momentum=0.9), keras.layers.BatchNormalization(momentum=0.9)
+    for layer in (ours, ref):
+        layer.build(shape)
+        layer.gamma.assign(np.linspace(0.5, 1.5, shape[-1], dtype=np.float32))
+        layer.beta.assign(np.linspace(-1.0, 1.0, shape[-1], dtype=np.float32))
+        layer.moving_mean.assign(np.linspace(1.0, 3.0, shape[-1], dtype=np.float32))
+        layer.moving_variance.assign(np.linspace(4.0, 9.0, shape[-1], dtype=np.float32))
+    for got, want in zip(_gradients(ours, x, training), _gradients(ref, x, training)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
+    for _ in range(2):  # the moving statistics as Keras updates them
+        ours(x, training=training)
+        ref(x, training=training)
+    for a, b in ((ours.moving_mean, ref.moving_mean), (ours.moving_variance, ref.moving_variance)):
+        np.testing.assert_allclose(ops.convert_to_numpy(a), ops.convert_to_numpy(b), rtol=1e-5, atol=1e-6)
+    if training:  # and they moved: biased variance of the batch, momentum 0.9, twice
+        axes = tuple(range(len(shape) - 1))
+        want = np.linspace(4.0, 9.0, shape[-1]) * 0.81 + x.var(axis=axes) * (1 - 0.81)
+        np.testing.assert_allclose(ops.convert_to_numpy(ours.moving_variance), want, rtol=1e-5)
+    assert ours.get_config() == {**ref.get_config(), "name": ours.name}
 
 
 @pytest.mark.parametrize("scale", [2, 4, 8])

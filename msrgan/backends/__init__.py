@@ -12,8 +12,8 @@ backend, the way Keras keeps ``keras/src/backend/<name>/trainer.py``:
   (stacked kernel rows, im2col), and the thresholds at which they are used.
 
 ``current()`` returns the module of the running backend. Model and loss code calls it through a
-few hooks (``msrgan.models.blocks.Conv2D`` and ``MaxPooling2D``, ``msrgan.models.fast``,
-``msrgan.training.gan``, the training callbacks and settings) and never imports a framework.
+few hooks (the layers of ``msrgan.models.blocks``, ``msrgan.models.fast``, ``msrgan.training.gan``,
+the training callbacks and settings) and never imports a framework.
 
 The interface of a backend module:
 
@@ -44,9 +44,12 @@ Inference (``msrgan.models.fast.FastGenerator``)
 Layers (``msrgan.models.blocks``)
     ``conv_kernel_initializer(initializer, data_format)``: the initializer a convolution kernel is
     created with (the same values; torch lays the memory out for its convolution).
-    ``conv2d(inputs, kernel, *, strides, padding, dilation_rate, data_format, groups)`` and
+    ``conv2d(inputs, kernel, *, strides, padding, dilation_rate, data_format, groups, bias=None)`` and
     ``max_pool2d(inputs, *, pool_size, strides, padding, data_format)``: the layer's computation,
-    with the values of ``keras.ops.conv`` / ``keras.ops.max_pool``.
+    with the values of ``keras.ops.conv`` (plus the bias, when given) / ``keras.ops.max_pool``.
+    ``batch_norm(inputs, gamma, beta, moving_mean, moving_variance, *, epsilon, training)``:
+    ``keras.layers.BatchNormalization`` over the last axis, returning ``(outputs, mean, variance)``
+    (the batch's statistics in training, which the layer folds into its moving ones).
 
 Example:
     >>> from msrgan import backends
@@ -68,7 +71,7 @@ INTERFACE: tuple[str, ...] = (
     "train_step", "sync_state", "JIT_COMPILE_AUTO", "enable_data_parallel",
     "compile_inference", "eager_inference", "block_until_ready", "INFERENCE_DATA_FORMAT", "STACK_TAIL_ROWS",
     "COMPILES_STATELESS_CALL", "check_inference_layout",
-    "conv_kernel_initializer", "conv2d", "max_pool2d",
+    "conv_kernel_initializer", "conv2d", "max_pool2d", "batch_norm",
 )
 """The names every backend module defines (see the module docstring)."""
 

@@ -36,12 +36,9 @@ def assign(variables, new_values) -> None:
 
 def generator_objective(model, lr, hr, constants):
     """``model.generator_objective`` on the live variables; D's and the extractor's via ``constants``."""
-    g, d, e = model.generator, model.discriminator, model.extractor
-    return model.generator_objective(
-        values(g.trainable_variables), values(g.non_trainable_variables),
-        constants(d.trainable_variables) if d is not None else [],
-        constants(d.non_trainable_variables) if d is not None else [],
-        constants(e.variables) if e is not None else [], lr, hr)
+    v = model.network_variables
+    return model.generator_objective(values(v("g_tv")), values(v("g_ntv")), constants(v("d_tv")),
+                                     constants(v("d_ntv")), constants(v("e_ntv")), lr, hr)
 
 
 def update_ema(model) -> None:
@@ -49,7 +46,7 @@ def update_ema(model) -> None:
     if not model.ema_weights:
         return
     new, count = model.ema_update(values(model.ema_weights), model.ema_count.value,
-                                  values(model.generator.trainable_variables))
+                                  values(model.network_variables("g_tv")))
     assign(model.ema_weights, new)
     model.ema_count.assign(count)
 
@@ -114,10 +111,20 @@ def conv_kernel_initializer(initializer, data_format: str):
     return initializer
 
 
-def conv2d(inputs, kernel, *, strides, padding, dilation_rate, data_format, groups=1):
-    """``keras.layers.Conv2D``'s own convolution (``ops.conv``; ``groups`` follows from the kernel)."""
-    return ops.conv(inputs, kernel, strides=list(strides), padding=padding, dilation_rate=dilation_rate,
-                    data_format=data_format)
+def conv2d(inputs, kernel, *, strides, padding, dilation_rate, data_format, groups=1, bias=None):
+    """``keras.layers.Conv2D``'s own convolution (``ops.conv``; ``groups`` follows from the kernel), then its bias."""
+    outputs = ops.conv(inputs, kernel, strides=list(strides), padding=padding, dilation_rate=dilation_rate,
+                       data_format=data_format)
+    return add_bias(outputs, bias, data_format)
+
+
+def add_bias(outputs, bias, data_format: str):
+    """``outputs`` plus a per-channel ``bias`` (None: nothing), as ``keras.layers.Conv2D`` adds it."""
+    if bias is None:
+        return outputs
+    rank = len(outputs.shape) - 2
+    shape = (1,) * (rank + 1) + (-1,) if data_format == "channels_last" else (1, -1) + (1,) * rank
+    return ops.add(outputs, ops.reshape(bias, shape))
 
 
 def max_pool2d(inputs, *, pool_size, strides, padding, data_format):
@@ -125,6 +132,21 @@ def max_pool2d(inputs, *, pool_size, strides, padding, data_format):
     return ops.max_pool(inputs, pool_size=pool_size, strides=strides, padding=padding, data_format=data_format)
 
 
-__all__ = ["assign", "block_until_ready", "check_agrees", "check_inference_layout", "check_multi_host",
+def batch_norm(inputs, gamma, beta, moving_mean, moving_variance, *, epsilon, training):
+    """``keras.layers.BatchNormalization``'s own computation over the last axis (no mask, no renorm).
+
+    Returns:
+        ``(outputs, mean, variance)``: in training, the batch's mean and (biased) variance, which the
+        layer folds into its moving statistics; otherwise the moving ones, as given.
+    """
+    if training:
+        mean, variance = ops.moments(inputs, axes=list(range(len(inputs.shape) - 1)))
+    else:
+        mean, variance = moving_mean, moving_variance
+    outputs = ops.batch_normalization(inputs, mean, variance, axis=-1, offset=beta, scale=gamma, epsilon=epsilon)
+    return outputs, mean, variance
+
+
+__all__ = ["add_bias", "assign", "batch_norm", "block_until_ready", "check_agrees", "check_inference_layout", "check_multi_host",
            "check_process_id", "conv2d", "conv_kernel_initializer", "eager_inference", "generator_objective",
            "max_pool2d", "sync_state", "unpack", "update_ema", "values"]

@@ -25,7 +25,7 @@ IM2COL_MIN_CHANNELS = 128  # JAX on CPU: convolutions with at least this many in
 IM2COL_MAX_TAPS = 2**26  # ... unless their stacked taps would exceed this many values (256 MB in float32)
 
 
-def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """TensorFlow's "same" padding (before, after) of one axis: the odd pixel goes after."""
     out = -(-size // stride)
     total = max((out - 1) * stride + kernel - size, 0)
@@ -54,7 +54,7 @@ def im2col_conv(x, kernel, strides=(1, 1), padding="same"):
     kh, kw, cin, cout = (int(d) for d in kernel.shape)
     (sh, sw), (h, w) = strides, (int(x.shape[1]), int(x.shape[2]))
     if padding == "same":
-        (top, bottom), (left, right) = _same_padding(h, kh, sh), _same_padding(w, kw, sw)
+        (top, bottom), (left, right) = same_padding(h, kh, sh), same_padding(w, kw, sw)
         x = ops.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
         h, w = h + top + bottom, w + left + right
     oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1

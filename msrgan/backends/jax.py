@@ -26,7 +26,13 @@ import keras
 import numpy as np
 
 from msrgan.backends import common, convolution
-from msrgan.backends.common import check_inference_layout, conv_kernel_initializer, eager_inference, max_pool2d
+from msrgan.backends.common import (  # Keras's own forms: XLA fuses them
+    batch_norm,
+    check_inference_layout,
+    conv_kernel_initializer,
+    eager_inference,
+    max_pool2d,
+)
 from msrgan.training.distribute import DataParallel
 from msrgan.training.phases import D_PHASES, G_PHASES
 
@@ -160,9 +166,9 @@ def _uses_im2col(inputs, kernel, strides, dilation_rate, data_format, groups) ->
     return taps <= convolution.IM2COL_MAX_TAPS
 
 
-def conv2d(inputs, kernel, *, strides, padding, dilation_rate, data_format, groups=1):
-    """``ops.conv``, or :func:`~msrgan.backends.convolution.im2col_conv` where that is faster."""
+def conv2d(inputs, kernel, *, strides, padding, dilation_rate, data_format, groups=1, bias=None):
+    """``ops.conv`` (then ``bias``), or :func:`~msrgan.backends.convolution.im2col_conv` where that is faster."""
     if _uses_im2col(inputs, kernel, strides, dilation_rate, data_format, groups):
-        return convolution.im2col_conv(inputs, kernel, tuple(strides), padding)
+        return common.add_bias(convolution.im2col_conv(inputs, kernel, tuple(strides), padding), bias, data_format)
     return common.conv2d(inputs, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate,
-                         data_format=data_format, groups=groups)
+                         data_format=data_format, groups=groups, bias=bias)

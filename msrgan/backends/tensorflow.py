@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from msrgan.backends import common
 from msrgan.backends.common import (  # Keras's own forms: nothing faster on TensorFlow
+    batch_norm,
     block_until_ready,
     conv2d,
     conv_kernel_initializer,

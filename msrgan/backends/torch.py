@@ -13,7 +13,7 @@
   the gradients back). Here the channels-last batch goes to ``keras.ops.conv`` as a
   channels-first *view* (no copy), which torch's oneDNN convolution reads directly as
   channels-last memory, and the kernel is created in the memory order that convolution wants
-  (:class:`ChannelsLastKernel`). Pooling likewise.
+  (:class:`ChannelsLastKernel`). Pooling likewise. The convolution adds the layer's bias itself.
 - Data-parallel training is ``torch.distributed`` with DDP's semantics, one process per device as
   ``torchrun`` starts them (gloo on CPUs, nccl on GPUs): each process trains on its rows of the
   global batch, and after each ``backward()`` the gradients are averaged over the processes (one
@@ -25,10 +25,15 @@ The measurements behind these choices are in ``docs/benchmarks.md``.
 
 from __future__ import annotations
 
+import functools
+import math
+
+import keras
 import torch
+import torch.nn.functional as F
 from keras import ops
 
-from msrgan.backends import common
+from msrgan.backends import common, convolution
 from msrgan.backends.common import block_until_ready, check_inference_layout, sync_state  # nothing to do here
 from msrgan.training.distribute import DataParallel
 from msrgan.training.phases import D_PHASES, G_PHASES
@@ -44,44 +49,44 @@ COMPILES_STATELESS_CALL = False
 def train_step(model, data):
     """One ``MSRGAN`` step: ``backward()`` over each objective, ``optimizer.apply`` under ``no_grad``."""
     lr, hr = common.unpack(data)
-    g, d = model.generator, model.discriminator
+    v = model.network_variables
     g_loss = d_loss = None
     terms = {}
     if model.phase in G_PHASES:
         g_opt, _ = model.generator_optimizer()
+        _use_fewer_passes(g_opt)
         model.zero_grad(set_to_none=True)
         # D's weights enter the G loss as constants (detached): autograd then computes no D
         # weight gradients in the G step, which the G update would throw away anyway.
         g_loss, (sr, g_ntv, terms) = common.generator_objective(model, lr, hr, _detached)
         g_opt.scale_loss(g_loss).backward()
-        grads = _averaged_over_processes([v.value.grad for v in g.trainable_variables])
+        grads = _averaged_over_processes([x.value.grad for x in v("g_tv")])
         with torch.no_grad():
-            g_opt.apply(grads, g.trainable_variables)
-            common.assign(g.non_trainable_variables, g_ntv)
+            g_opt.apply(grads, v("g_tv"))
+            common.assign(v("g_ntv"), g_ntv)
             common.update_ema(model)
         g_loss = g_loss.detach()
         terms = {k: t.detach() for k, t in terms.items()}
     else:
         with torch.no_grad():
-            sr = model.generate(common.values(g.trainable_variables), common.values(g.non_trainable_variables), lr)
+            sr = model.generate(common.values(v("g_tv")), common.values(v("g_ntv")), lr)
     sr = sr.detach()
     if model.phase in D_PHASES:
+        _use_fewer_passes(model.d_optimizer)
         model.zero_grad(set_to_none=True)
-        d_loss, d_ntv = model.discriminator_objective(
-            common.values(d.trainable_variables), common.values(d.non_trainable_variables), sr, hr)
+        d_loss, d_ntv = model.discriminator_objective(common.values(v("d_tv")), common.values(v("d_ntv")), sr, hr)
         model.d_optimizer.scale_loss(d_loss).backward()
-        grads = _averaged_over_processes([v.value.grad for v in d.trainable_variables])
+        grads = _averaged_over_processes([x.value.grad for x in v("d_tv")])
         with torch.no_grad():
-            model.d_optimizer.apply(grads, d.trainable_variables)
-            common.assign(d.non_trainable_variables, d_ntv)
+            model.d_optimizer.apply(grads, v("d_tv"))
+            common.assign(v("d_ntv"), d_ntv)
         d_loss = d_loss.detach()
         model.zero_grad(set_to_none=True)
     with torch.no_grad():
         model.optimizer.iterations.assign_add(1)
         values = model.step_values(g_loss, d_loss, terms, sr, hr)
         if _PROCESS_GROUP["size"] > 1:  # the same moving statistics and logs in every process
-            ntv = [v.value for v in g.non_trainable_variables + (d.non_trainable_variables if d is not None else [])
-                   if v.value.is_floating_point()]
+            ntv = [x.value for x in v("g_ntv") + v("d_ntv") if x.value.is_floating_point()]
             names = sorted(values)
             averaged = _averaged_over_processes(ntv + [values[k].reshape(1) for k in names])
             for t, new in zip(ntv, averaged):
@@ -92,6 +97,46 @@ def train_step(model, data):
 
 def _detached(variables):
     return [v.value.detach() for v in variables]
+
+
+def _use_fewer_passes(optimizer) -> None:
+    """Gives a Keras ``Adam`` (not a subclass with its own update) :func:`_adam_update` as its update step,
+    and its moments the memory layout of their variables (:class:`ChannelsLastKernel`'s kernels)."""
+    adam = type(keras.optimizers.Adam())
+    if (type(optimizer) is not adam or optimizer.amsgrad or "_parallel_update_step" in vars(optimizer)
+            or not optimizer.built):
+        return
+    for variable in optimizer._trainable_variables:
+        i = optimizer._get_variable_index(variable)
+        for moment in (optimizer._momentums[i], optimizer._velocities[i]):
+            if moment.value.stride() != variable.value.stride():  # elementwise passes over mixed layouts crawl
+                with torch.no_grad():
+                    relaid = torch.empty_like(variable.value).copy_(moment.value)
+                moment._initialize(torch.nn.Parameter(relaid, requires_grad=False))
+    optimizer._parallel_update_step = functools.partial(_adam_update, optimizer)
+
+
+def _adam_update(optimizer, grads, variables, learning_rate):
+    """Keras's Adam update, ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``, ``w -= lr sqrt(1 - b2^t)
+    / (1 - b1^t) m / (sqrt(v) + eps)``, with torch's in-place multi-tensor operations (``lerp_``,
+    ``addcmul_``, ``addcdiv_``): 6 passes over each tensor instead of Keras's 10, without temporaries.
+    On CPUs only (the step size is read to the host); elsewhere Keras's own.
+    """
+    params = [v.value for v in variables]
+    if not params or params[0].device.type != "cpu":
+        return type(optimizer)._parallel_update_step(optimizer, grads, variables, learning_rate)
+    step = float(optimizer.iterations.value) + 1.0
+    b1, b2 = float(optimizer.beta_1), float(optimizer.beta_2)
+    alpha = float(learning_rate) * math.sqrt(1.0 - b2**step) / (1.0 - b1**step)
+    index = optimizer._get_variable_index
+    m = [optimizer._momentums[index(v)].value for v in variables]
+    v = [optimizer._velocities[index(x)].value for x in variables]
+    torch._foreach_lerp_(m, grads, 1.0 - b1)
+    torch._foreach_mul_(v, b2)
+    torch._foreach_addcmul_(v, grads, grads, value=1.0 - b2)
+    denominator = torch._foreach_sqrt(v)
+    torch._foreach_add_(denominator, optimizer.epsilon)
+    torch._foreach_addcdiv_(params, m, denominator, value=-alpha)
 
 
 # The default process group's size while data-parallel training is set up, and whether this module made it.
@@ -242,14 +287,35 @@ def conv_kernel_initializer(initializer, data_format: str):
     return ChannelsLastKernel(initializer) if data_format == "channels_last" else initializer
 
 
-def conv2d(inputs, kernel, *, strides, padding, dilation_rate, data_format, groups=1):
-    """``ops.conv``; a channels-last batch goes in as a channels-first view (no layout copy)."""
+def conv2d(inputs, kernel, *, strides, padding, dilation_rate, data_format, groups=1, bias=None):
+    """``torch.nn.functional.conv2d`` with the values of ``ops.conv`` plus ``bias``.
+
+    A channels-last batch goes in as a channels-first view (no layout copy), and the bias is added
+    by the convolution itself (oneDNN's fused bias, and its gradient from the same backward call)
+    instead of as a separate elementwise pass.
+    """
     if data_format != "channels_last":
         return common.conv2d(inputs, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate,
-                             data_format=data_format, groups=groups)
-    y = ops.conv(ops.transpose(inputs, (0, 3, 1, 2)), kernel, strides=list(strides), padding=padding,
-                 dilation_rate=dilation_rate, data_format="channels_first")
-    return ops.transpose(y, (0, 2, 3, 1))
+                             data_format=data_format, groups=groups, bias=bias)
+    x = ops.convert_to_tensor(inputs)
+    w = ops.convert_to_tensor(kernel).permute(3, 2, 0, 1)  # (out, in, kh, kw); channels-last memory
+    b = None if bias is None else ops.convert_to_tensor(bias)
+    strides, dilation = tuple(int(s) for s in strides), _pair(dilation_rate)
+    pads = (0, 0)
+    if padding == "same":
+        sides = [convolution.same_padding(int(x.shape[1 + i]), (int(w.shape[2 + i]) - 1) * dilation[i] + 1,
+                                          strides[i]) for i in range(2)]
+        if all(before == after for before, after in sides):
+            pads = tuple(before for before, _ in sides)
+        else:  # TensorFlow's odd pixel after: torch pads both sides alike, so pad here (channels-last memory)
+            x = F.pad(x, (0, 0, sides[1][0], sides[1][1], sides[0][0], sides[0][1]))
+    y = F.conv2d(x.permute(0, 3, 1, 2), w, b, stride=strides, padding=pads, dilation=dilation,
+                 groups=int(x.shape[3]) // int(w.shape[1]))
+    return y.permute(0, 2, 3, 1)
+
+
+def _pair(value) -> tuple[int, int]:
+    return (int(value),) * 2 if isinstance(value, int) else tuple(int(v) for v in value)
 
 
 def max_pool2d(inputs, *, pool_size, strides, padding, data_format):
@@ -260,3 +326,28 @@ def max_pool2d(inputs, *, pool_size, strides, padding, data_format):
     y = ops.max_pool(ops.transpose(inputs, (0, 3, 1, 2)), pool_size=pool_size, strides=strides, padding=padding,
                      data_format="channels_first")
     return ops.transpose(y, (0, 2, 3, 1))
+
+
+def batch_norm(inputs, gamma, beta, moving_mean, moving_variance, *, epsilon, training):
+    """``torch.nn.functional.batch_norm`` with the values of :func:`msrgan.backends.common.batch_norm`.
+
+    A channels-last batch goes in as a channels-first view, which torch's CPU kernel reads as
+    channels-last memory. In training, torch writes the batch's mean and *unbiased* variance into
+    the running buffers it is given (fresh ones, with momentum 1); the variance is rescaled to the
+    biased one Keras's moving statistics use.
+    """
+    rank, channels = inputs.ndim, int(inputs.shape[-1])
+    count = inputs.numel() // max(channels, 1)
+    if rank not in (2, 4) or (training and count < 2):
+        return common.batch_norm(inputs, gamma, beta, moving_mean, moving_variance, epsilon=epsilon,
+                                 training=training)
+    x = inputs.permute(0, 3, 1, 2) if rank == 4 else inputs
+    if training:
+        mean = torch.zeros(channels, dtype=inputs.dtype, device=inputs.device)
+        variance = torch.zeros(channels, dtype=inputs.dtype, device=inputs.device)
+        y = F.batch_norm(x, mean, variance, gamma, beta, training=True, momentum=1.0, eps=epsilon)
+        variance = variance * ((count - 1) / count)  # not in place: autograd saved the buffer
+    else:
+        mean, variance = moving_mean, moving_variance
+        y = F.batch_norm(x, mean, variance, gamma, beta, training=False, eps=epsilon)
+    return (y.permute(0, 2, 3, 1) if rank == 4 else y), mean, variance

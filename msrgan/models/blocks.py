@@ -1,7 +1,8 @@
 """Building blocks shared by the msrgan models (Keras layers in ``keras.ops``).
 
-``Conv2D`` and ``MaxPooling2D`` compute through the backend module's hooks (``msrgan.backends``):
-the same values as Keras's layers, without the copies or slow kernels some backends have.
+``Conv2D``, ``MaxPooling2D`` and ``BatchNormalization`` compute through the backend module's hooks
+(``msrgan.backends``): the same values as Keras's layers, without the copies, slow kernels or
+unfused elementwise passes some backends have.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ class Conv2D(layers.Conv2D):
     - **Few output channels** (at most ``STACK_ROWS_MAX_FILTERS``, stride 1, "same" padding,
       channels-last, a kernel taller than one row): computed by
       :func:`msrgan.backends.convolution.stacked_rows_conv`, on every backend.
-    - **The convolution itself** is the backend module's ``conv2d`` (``msrgan.backends``): on torch
-      without Keras's layout copies (the kernel is created in the memory order torch's convolution
-      reads, through the backend's ``conv_kernel_initializer``), on JAX on CPUs as an im2col matrix
-      product for wide layers, elsewhere Keras's own.
+    - **The convolution itself**, with its bias, is the backend module's ``conv2d``
+      (``msrgan.backends``): on torch without Keras's layout copies (the kernel is created in the
+      memory order torch's convolution reads, through the backend's ``conv_kernel_initializer``) and
+      with the bias added by the convolution, on JAX on CPUs as an im2col matrix product for wide
+      layers, elsewhere Keras's own.
 
     The config and variables are always ``keras.layers.Conv2D``'s (models saved before or on
     another backend load unchanged).
@@ -55,10 +57,16 @@ class Conv2D(layers.Conv2D):
             return stacked_rows_conv(inputs, kernel, self._convolve)
         return self._convolve(inputs, kernel)
 
-    def _convolve(self, inputs, kernel):
+    def call(self, inputs):
+        if not self.use_bias or self.stacks_rows:
+            return super().call(inputs)
+        outputs = self._convolve(inputs, self.kernel, bias=self.bias)  # the backend may fuse the bias
+        return outputs if self.activation is None else self.activation(outputs)
+
+    def _convolve(self, inputs, kernel, bias=None):
         return backends.current().conv2d(inputs, kernel, strides=self.strides, padding=self.padding,
                                          dilation_rate=self.dilation_rate, data_format=self.data_format,
-                                         groups=getattr(self, "groups", 1))
+                                         groups=getattr(self, "groups", 1), bias=bias)
 
 
 @keras.saving.register_keras_serializable(package="msrgan")
@@ -68,6 +76,49 @@ class MaxPooling2D(layers.MaxPooling2D):
     def call(self, inputs):
         return backends.current().max_pool2d(inputs, pool_size=self.pool_size, strides=self.strides,
                                              padding=self.padding, data_format=self.data_format)
+
+
+@keras.saving.register_keras_serializable(package="msrgan")
+class BatchNormalization(layers.BatchNormalization):
+    """``keras.layers.BatchNormalization`` (same config, variables and values) computed by the backend's hook.
+
+    Over the last axis, without a mask, renorm or synchronized statistics, the normalization is the
+    backend module's ``batch_norm``: torch's fused kernel on PyTorch, Keras's own computation
+    elsewhere. The moving statistics are updated as Keras updates them (biased batch variance).
+    Anything else is Keras's layer as it is.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None or self.renorm or self.synchronized or self.axis not in (-1, len(inputs.shape) - 1):
+            return super().call(inputs, training=training, mask=mask)
+        inputs = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))  # as Keras: statistics in float32
+        moving_mean = ops.cast(self.moving_mean, inputs.dtype)
+        moving_variance = ops.cast(self.moving_variance, inputs.dtype)
+        gamma = ops.cast(self.gamma, inputs.dtype) if self.scale else None
+        beta = ops.cast(self.beta, inputs.dtype) if self.center else None
+        update = bool(training and self.trainable)
+        outputs, mean, variance = backends.current().batch_norm(
+            inputs, gamma, beta, moving_mean, moving_variance, epsilon=self.epsilon, training=update)
+        if update:
+            self.moving_mean.assign(moving_mean * self.momentum + mean * (1.0 - self.momentum))
+            self.moving_variance.assign(moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        return ops.cast(outputs, self.compute_dtype)
+
+
+def apply_sublayer(block, layer, x, **kwargs):
+    """``layer(x, **kwargs)`` for a built sublayer of ``block``, called from ``block.call``.
+
+    Where Keras's ``__call__`` would change nothing, this is ``layer.call``: a built layer, the block's
+    float32 policy (no autocasting of variables or inputs), and an input that is already a tensor of
+    that dtype (``training`` is passed explicitly). Each ``__call__`` costs tens of microseconds of
+    Python, which on eager PyTorch is a noticeable share of a training step (several hundred sublayer
+    calls per step). Anything else, mixed precision included, goes through ``__call__``.
+    """
+    policy = layer.dtype_policy
+    if (layer.built and policy.name == block.dtype_policy.name and policy.compute_dtype == policy.variable_dtype
+            and ops.is_tensor(x) and keras.backend.standardize_dtype(x.dtype) == policy.compute_dtype):
+        return layer.call(x, **kwargs)
+    return layer(x, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="msrgan")
@@ -87,8 +138,8 @@ class ResidualBlock(layers.Layer):
         self.kernel_size = kernel_size
         self.conv1 = Conv2D(filters, kernel_size, padding="same", name="conv1")
         self.conv2 = Conv2D(filters, kernel_size, padding="same", name="conv2")
-        self.bn1 = layers.BatchNormalization(momentum=0.9, name="bn1") if batch_norm else None
-        self.bn2 = layers.BatchNormalization(momentum=0.9, name="bn2") if batch_norm else None
+        self.bn1 = BatchNormalization(momentum=0.9, name="bn1") if batch_norm else None
+        self.bn2 = BatchNormalization(momentum=0.9, name="bn2") if batch_norm else None
         self.act = layers.PReLU(shared_axes=[1, 2], name="prelu")
 
     def build(self, input_shape):
@@ -101,13 +152,13 @@ class ResidualBlock(layers.Layer):
         self.conv2.build(shape)
 
     def call(self, x, training=False):
-        y = self.conv1(x)
+        y = apply_sublayer(self, self.conv1, x)
         if self.bn1 is not None:
-            y = self.bn1(y, training=training)
-        y = self.act(y)
-        y = self.conv2(y)
+            y = apply_sublayer(self, self.bn1, y, training=training)
+        y = apply_sublayer(self, self.act, y)
+        y = apply_sublayer(self, self.conv2, y)
         if self.bn2 is not None:
-            y = self.bn2(y, training=training)
+            y = apply_sublayer(self, self.bn2, y, training=training)
         return x + y
 
     def compute_output_shape(self, input_shape):
@@ -192,7 +243,7 @@ class ConvBNAct(layers.Layer):
         self.kernel_size = kernel_size
         self.conv = Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=not batch_norm,
                                   name="conv")
-        self.bn = layers.BatchNormalization(momentum=0.9, name="bn") if batch_norm else None
+        self.bn = BatchNormalization(momentum=0.9, name="bn") if batch_norm else None
         self.act = layers.LeakyReLU(negative_slope=negative_slope, name="lrelu")
 
     def build(self, input_shape):
@@ -201,10 +252,10 @@ class ConvBNAct(layers.Layer):
             self.bn.build(self.conv.compute_output_shape(input_shape))
 
     def call(self, x, training=False):
-        y = self.conv(x)
+        y = apply_sublayer(self, self.conv, x)
         if self.bn is not None:
-            y = self.bn(y, training=training)
-        return self.act(y)
+            y = apply_sublayer(self, self.bn, y, training=training)
+        return apply_sublayer(self, self.act, y)
 
     def compute_output_shape(self, input_shape):
         return self.conv.compute_output_shape(input_shape)

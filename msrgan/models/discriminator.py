@@ -7,7 +7,7 @@ from keras import layers
 
 from msrgan.convention import INPUT_CONVENTION, check_channels, check_image_batch
 from msrgan.models.base import ZooModel
-from msrgan.models.blocks import ConvBNAct
+from msrgan.models.blocks import ConvBNAct, apply_sublayer
 
 
 @keras.saving.register_keras_serializable(package="msrgan")
@@ -66,8 +66,10 @@ class Discriminator(ZooModel):
     def call(self, x, training=False):
         check_image_batch(x, self.channels, name="Discriminator input")
         for conv in self.convs:
-            x = conv(x, training=training)
-        return self.logit(self.dense_act(self.dense(self.pool(x))))
+            x = apply_sublayer(self, conv, x, training=training)
+        for layer in (self.pool, self.dense, self.dense_act, self.logit):
+            x = apply_sublayer(self, layer, x)
+        return x
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1)

@@ -9,7 +9,14 @@ from keras import layers
 
 from msrgan.convention import check_image_batch
 from msrgan.models.base import SRModel
-from msrgan.models.blocks import Conv2D, PixelShuffle, ResidualBlock, bicubic_upsample
+from msrgan.models.blocks import (
+    BatchNormalization,
+    Conv2D,
+    PixelShuffle,
+    ResidualBlock,
+    apply_sublayer,
+    bicubic_upsample,
+)
 
 
 RESIDUALS = ("none", "bicubic")
@@ -69,7 +76,7 @@ class Generator(SRModel):
         self.blocks = [ResidualBlock(self.filters, self.batch_norm, name=f"block_{i:02d}")
                        for i in range(self.num_blocks)]
         self.body_conv = Conv2D(self.filters, 3, padding="same", name="body_conv")
-        self.body_bn = layers.BatchNormalization(momentum=0.9, name="body_bn") if self.batch_norm else None
+        self.body_bn = BatchNormalization(momentum=0.9, name="body_bn") if self.batch_norm else None
         self.upsamplers = []
         for i in range(int(math.log2(self.scale))):
             self.upsamplers.append((
@@ -82,19 +89,22 @@ class Generator(SRModel):
 
     def call(self, x, training=False):
         check_image_batch(x, self.channels, name="Generator input")
-        feat = self.head_act(self.head(x))
+        def sub(layer, y, **kwargs):
+            return apply_sublayer(self, layer, y, **kwargs)
+
+        feat = sub(self.head_act, sub(self.head, x))
         y = feat
         for block in self.blocks:
-            y = block(y, training=training)
-        y = self.body_conv(y)
+            y = sub(block, y, training=training)
+        y = sub(self.body_conv, y)
         if self.body_bn is not None:
-            y = self.body_bn(y, training=training)
+            y = sub(self.body_bn, y, training=training)
         y = y + feat
         for conv, shuffle, act in self.upsamplers:
-            y = act(shuffle(conv(y)))
+            y = sub(act, sub(shuffle, sub(conv, y)))
         if self.residual == "bicubic":
-            return self.tail(y) + bicubic_upsample(x, self.scale)
-        return self.tail(y)
+            return sub(self.tail, y) + bicubic_upsample(x, self.scale)
+        return sub(self.tail, y)
 
     @property
     def receptive_margin(self) -> int:

@@ -7,7 +7,7 @@ from keras import layers
 
 from msrgan.convention import INPUT_CONVENTION, LOCALIZATION_CLASSES, channel_names, check_channels, check_image_batch
 from msrgan.models.base import ZooModel
-from msrgan.models.blocks import ConvBNAct, MaxPooling2D
+from msrgan.models.blocks import ConvBNAct, MaxPooling2D, apply_sublayer
 
 VGG19_BLOCKS = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))
 TAPS = ("block1", "block2", "block3", "block4", "block5")
@@ -78,10 +78,10 @@ class MiniVGG19(ZooModel):
         out = {}
         for i, block in enumerate(self.blocks[: last + 1]):
             for conv in block:
-                x = conv(x, training=training)
+                x = apply_sublayer(self, conv, x, training=training)
             out[TAPS[i]] = x
             if i < len(self.pools) and i < last:
-                x = self.pools[i](x)
+                x = apply_sublayer(self, self.pools[i], x)
         return [out[t] for t in layers]
 
     def call(self, x, training=False):

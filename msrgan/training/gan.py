@@ -225,7 +225,15 @@ class MSRGAN(keras.Model):
             return [where[id(v)] for v in part]
 
         tv, ntv, ov = self.trainable_variables, self.non_trainable_variables, self.optimizer.variables
-        d = self.discriminator
+        d, e = self.discriminator, self.extractor
+        # Each network's variables, listed once: Keras walks the layer tree on every access.
+        self._network_variables = {
+            "g_tv": list(self.generator.trainable_variables),
+            "g_ntv": list(self.generator.non_trainable_variables),
+            "d_tv": list(d.trainable_variables) if d is not None else [],
+            "d_ntv": list(d.non_trainable_variables) if d is not None else [],
+            "e_ntv": list(e.variables) if e is not None else [],
+        }
         self._idx = {
             "g_tv": positions(tv, self.generator.trainable_variables),
             "g_ntv": positions(ntv, self.generator.non_trainable_variables),
@@ -243,6 +251,11 @@ class MSRGAN(keras.Model):
         if covered != len(tv):
             raise ValueError(f"{len(tv) - covered} trainable variable(s) belong to neither the generator nor the "
                              "discriminator; freeze them or make them part of one network")
+
+    def network_variables(self, key: str) -> list:
+        """The variables of one network group (``"g_tv"``, ``"g_ntv"``, ``"d_tv"``, ``"d_ntv"``, ``"e_ntv"``),
+        as listed at ``compile``."""
+        return self._network_variables[key]
 
     def set_phase(self, phase: str) -> None:
         """Chooses what ``train_step`` updates: ``"pretrain"``, ``"gan"``, ``"generator"`` or ``"discriminator"``."""
