@@ -30,6 +30,7 @@ from typing import Sequence
 import keras
 import numpy as np
 
+from msrgan.seeding import set_random_seed
 from msrgan.training.config import Options
 
 SYNTHETIC_COUNT = 520  # synthetic fields drawn when count is not given
@@ -245,7 +246,7 @@ def train_classifier(train_images, train_labels, val_images, val_labels, *, clas
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     channels = int(np.asarray(train_images[0]).shape[-1])
-    keras.utils.set_random_seed(seed)
+    set_random_seed(seed)
     model = MiniVGG19(num_classes=len(class_names), channels=channels, width=width, dropout=dropout)
     model(np.zeros((1, crop, crop, channels), np.float32))
     epoch_steps = min(int(steps_per_epoch), int(steps))

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 from msrgan.errors import UsageError
+from msrgan.seeding import set_random_seed
 from msrgan.training.options import RESUMABLE_CHANGES, SYNTHETIC_COUNT, TrainOptions, csv_list
 from msrgan.training.runs import prepare_out, replace_run
 
@@ -153,7 +154,7 @@ def _run(o: TrainOptions, distribution, t0: float) -> dict:
             raise ValueError(f"--resume: settings {changed} differ from the run in {out}; resume with the same "
                              "settings (--config OUT/train_config.json)")
     policy = set_precision(o.mixed_precision)
-    keras.utils.set_random_seed(o.seed)
+    set_random_seed(o.seed)  # without importing TensorFlow on the other backends
 
     # Data: in memory when it fits max_memory, streamed from the files otherwise (said in one line).
     # Split by image, so validation fields are never trained on.
