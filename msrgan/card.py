@@ -285,6 +285,13 @@ def _preset(meta: Mapping[str, Any]) -> str:
     if preset.get("backend"):
         lines.append(f"- Backend: {preset['backend']}, {preset.get('train_seconds', '?')} s of training on "
                      f"{preset.get('machine', 'a 2-core CPU')}.")
+    blend = meta.get("interpolation")
+    if isinstance(blend, Mapping) and "alpha" in blend:
+        alpha = float(blend["alpha"])
+        lines.append(f"- Network interpolation (ESRGAN): every weight is {1 - alpha:g} x `{blend.get('psnr_model')}` "
+                     f"(PSNR-oriented) + {alpha:g} x `{blend.get('gan_model')}` (its GAN fine-tune); alpha chosen on "
+                     f"{blend.get('selected_on', 'a validation grid')}. A larger alpha draws more texture and "
+                     "loses to bicubic on smooth fields (`scripts/interpolate_preset.py`).")
     grid = preset.get("grid") or []
     if grid:
         lines += ["", f"Held-out evaluation grid (`msrgan.grid`, {grid[0].get('images', '?')} fields per "

@@ -22,10 +22,11 @@ train() {  # train NAME: msrgan train --config scripts/presets/NAME.json, resume
   msrgan train --config "scripts/presets/$name.json" --out "$out" "${resume[@]}"
 }
 
-bundle() {  # bundle NAME KIND LAYOUT DESCRIPTION
+bundle() {  # bundle NAME KIND LAYOUT DESCRIPTION [RUN [HOW]]: RUN defaults to $RUNS/NAME
   [ "$bundle" = 1 ] || return 0
-  python scripts/bundle_preset.py "$RUNS/$1" --name "$1" --kind "$2" --layout "$3" --description "$4" \
-    --command "KERAS_BACKEND=$KERAS_BACKEND bash scripts/train_presets.sh ($1: msrgan train --config scripts/presets/$1.json)"
+  local how="${6:-msrgan train --config scripts/presets/$1.json}"
+  python scripts/bundle_preset.py "${5:-$RUNS/$1}" --name "$1" --kind "$2" --layout "$3" --description "$4" \
+    --command "KERAS_BACKEND=$KERAS_BACKEND bash scripts/train_presets.sh ($1: $how)"
 }
 
 train msrgan-x4-gray-blind   # stage 1: blind (PSF blur in 60% of the LR images), from scratch
@@ -44,6 +45,12 @@ if [ ! -f "$RUNS/minivgg19-rgb/config.json" ]; then
   echo "==> minivgg19-rgb: msrgan train-classifier --config scripts/presets/minivgg19-rgb.json"
   msrgan train-classifier --config scripts/presets/minivgg19-rgb.json --out "$RUNS/minivgg19-rgb" --overwrite
 fi
-train msrgan-x4-gan          # from msrgan-x4-rgb-base, with the miniVGG19 content loss
+train msrgan-x4-gan          # GAN fine-tune of msrgan-x4-rgb with the miniVGG19 content loss (low weights)
+blend="$RUNS/msrgan-x4-gan-interpolated"  # network interpolation with msrgan-x4-rgb, alpha chosen on a validation grid
+if [ ! -f "$blend/config.json" ]; then
+  echo "==> msrgan-x4-gan-interpolated: python scripts/interpolate_preset.py $RUNS/msrgan-x4-rgb $RUNS/msrgan-x4-gan"
+  python scripts/interpolate_preset.py "$RUNS/msrgan-x4-rgb" "$RUNS/msrgan-x4-gan" --out "$blend"
+fi
 bundle msrgan-x4-gan gan "RGB merge: R microtubules, G protein of interest, B nucleus (the seed's layout)" \
-  "x4 mSRGAN: GAN training with the miniVGG19 content loss, from the first stage of msrgan-x4-rgb (sharper, lower PSNR/SSIM)"
+  "x4 mSRGAN: GAN fine-tune of msrgan-x4-rgb with the miniVGG19 content loss, interpolated with msrgan-x4-rgb so that it stays at or above bicubic (a little sharper than msrgan-x4-rgb)" \
+  "$blend" "msrgan train --config scripts/presets/msrgan-x4-gan.json, then python scripts/interpolate_preset.py $RUNS/msrgan-x4-rgb $RUNS/msrgan-x4-gan --out $blend"

@@ -153,3 +153,55 @@ def test_a_small_evaluation_grid_runs_and_scores_bicubic_independently():
     bic = np.mean([psnr(np.clip(upsample(x, 4, "bicubic"), 0, 1), y, crop_border=4) for x, y in zip(lr, hr)])
     assert by["bicubic"]["psnr"] == pytest.approx(bic, abs=1e-6)
     assert by["default"]["psnr"] > by["bicubic"]["psnr"] and by["default"]["ssim"] > by["bicubic"]["ssim"]
+
+
+def test_interpolate_preset_picks_the_largest_alpha_that_passes_and_saves_the_mix(tmp_path, monkeypatch):
+    """scripts/interpolate_preset.py: every weight (1 - alpha) * psnr + alpha * gan, alpha the largest
+    of --alphas whose validation margins pass (grid scores stubbed here: margin 0.45 - alpha)."""
+    import importlib.util
+
+    from keras import ops
+
+    from msrgan import grid
+    from tests.helpers import ROOT
+
+    spec = importlib.util.spec_from_file_location("interpolate_preset", ROOT / "scripts" / "interpolate_preset.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    folders = {}
+    for name, seed in (("psnr", 1), ("gan", 2)):
+        model = zoo.create("msrgan-x4-small", channels=1)
+        model(np.zeros((1, 8, 8, 1), np.float32))
+        rng = np.random.default_rng(seed)
+        for v in model.variables:
+            v.assign(rng.normal(size=tuple(v.shape)).astype(np.float32))
+        folders[name] = tmp_path / name
+        model.save_pretrained(folders[name])
+    weights = {name: {v.path: ops.convert_to_numpy(v) for v in zoo.from_pretrained(folders[name]).variables}
+               for name in folders}
+    seen = []
+
+    def fake_grid(models, *, channels, count, seed, progress):
+        (model,) = models.values()
+        kernel = next(v for v in model.variables if v.path.endswith("kernel"))
+        p, g = weights["psnr"][kernel.path], weights["gan"][kernel.path]
+        alpha = float(np.mean((ops.convert_to_numpy(kernel) - p) / (g - p)))  # the mix the script assigned
+        seen.append((round(alpha, 4), seed))
+        margin = 0.45 - alpha
+        return [{"condition": "c", "method": "bicubic", "psnr": 20.0, "ssim": 0.5},
+                {"condition": "c", "method": "model", "psnr": 20.0 + margin, "ssim": 0.5 + margin / 100}]
+
+    monkeypatch.setattr(grid, "score_grid", fake_grid)
+    out = tmp_path / "blend"
+    assert script.main([str(folders["psnr"]), str(folders["gan"]), "--out", str(out),
+                        "--alphas", "0.2,0.9,0.6,0.4", "--select-seed", "7"]) == 0
+    assert seen == [(0.9, 7), (0.6, 7), (0.4, 7)]  # largest first, stopping at the first that passes
+    blend = zoo.from_pretrained(out)
+    for v in blend.variables:
+        want = 0.6 * weights["psnr"][v.path].astype(np.float64) + 0.4 * weights["gan"][v.path]
+        np.testing.assert_allclose(ops.convert_to_numpy(v), want, rtol=1e-6, atol=1e-6)
+    meta = json.loads((out / "config.json").read_text())["metadata"]["interpolation"]
+    assert meta["alpha"] == 0.4 and [t["alpha"] for t in meta["tried"]] == [0.9, 0.6, 0.4]
+    with pytest.raises(SystemExit, match="no alpha"):
+        script.main([str(folders["psnr"]), str(folders["gan"]), "--out", str(tmp_path / "none"), "--alphas", "0.9"])
+    assert not (tmp_path / "none").exists()
