@@ -211,8 +211,8 @@ SKIP: dict[tuple[str, str], str] = {
         "runs/demo in the repository; test.sh is this test suite. Their commands are the ones run below",
     ("README.md", "python -m venv .venv && source .venv/bin/activate"):
         "installs packages from PyPI (no network here); the suite runs in the environment it makes",
-    ("README.md", "python scripts/benchmark.py --json out.json      # inference, training step, tiled upscaling vs "
-                  "native PyTorch"):
+    ("README.md", "python scripts/benchmark.py --json out.json      # inference, training step (train_on_batch and "
+                  "fit), tiling vs native PyTorch"):
         "benchmarks take minutes by design (one worker per backend plus native PyTorch); gpu_check.sh needs a GPU "
         "and runs test files of this suite. tests/test_fast.py checks the fast path's outputs",
     ("README.md", "# one host, every GPU (--batch-size is the global batch, a multiple of the device count)"):
