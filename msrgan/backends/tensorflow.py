@@ -2,7 +2,9 @@
 
 - The train step differentiates ``MSRGAN``'s objectives with ``tf.GradientTape`` and applies each
   network's optimizer with ``optimizer.apply``.
-- ``--jit-compile auto`` compiles it with XLA (Keras's own ``"auto"`` leaves XLA off here).
+- ``--jit-compile auto`` compiles it with XLA (Keras's own ``"auto"`` leaves XLA off here), except
+  where TensorFlow runs its oneDNN kernels (its default on recent Intel CPUs, ``TF_ENABLE_ONEDNN_OPTS``):
+  there the plain graph is faster than XLA (:data:`JIT_COMPILE_AUTO`).
 - Inference compiles with ``tf.function(jit_compile=True)`` (XLA), runs channels-last (TensorFlow's
   CPU kernels want NHWC, and its eager CPU convolution runs nothing else), and computes the
   generator's last 9x9 convolution to the image's few channels as stacked kernel rows
@@ -38,7 +40,22 @@ from msrgan.backends.common import (  # Keras's own forms: nothing faster on Ten
 from msrgan.training.distribute import DataParallel
 from msrgan.training.phases import D_PHASES, G_PHASES
 
-JIT_COMPILE_AUTO = True
+
+
+def _onednn_kernels_on() -> bool:
+    """Whether TensorFlow runs its oneDNN CPU kernels in this process (False where it cannot say)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return False
+
+
+# XLA, unless TensorFlow's oneDNN kernels are on: with them (an Intel CPU with AVX-512) the GAN step ran
+# 0.43 s as a plain graph against 0.49 s under XLA; without them (an AMD CPU with AVX2) XLA was about
+# 1.2x faster than the plain graph (docs/benchmarks.md).
+JIT_COMPILE_AUTO = not _onednn_kernels_on()
 INFERENCE_DATA_FORMAT = "channels_last"
 STACK_TAIL_ROWS = True
 COMPILES_STATELESS_CALL = True

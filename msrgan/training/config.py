@@ -385,10 +385,10 @@ def set_precision(mixed_precision: str | None) -> str:
 def parse_jit(value) -> bool:
     """``jit_compile`` for ``compile``: a bool from ``on/off/true/false/1/0``, or ``"auto"``.
 
-    ``"auto"`` is the backend module's ``JIT_COMPILE_AUTO`` (``msrgan.backends``): True on
-    TensorFlow (XLA, which Keras's own ``"auto"`` leaves off) and JAX (always compiled), False on
-    PyTorch (``torch.compile`` took longer to compile than the demo runs); the measurements are in
-    docs/benchmarks.md.
+    ``"auto"`` is the backend module's ``JIT_COMPILE_AUTO`` (``msrgan.backends``): on TensorFlow
+    XLA (which Keras's own ``"auto"`` leaves off) unless TensorFlow runs its oneDNN kernels (then the
+    plain graph is faster), True on JAX (always compiled), False on PyTorch (``torch.compile`` took
+    longer to compile than the demo runs); the measurements are in docs/benchmarks.md.
     """
     if isinstance(value, bool):
         return value
