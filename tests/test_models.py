@@ -244,11 +244,17 @@ def _value_and_grads(fn, x, kernel, upstream):
     ("stacked_rows", (9, 9), 1, "same"), ("stacked_rows", (4, 3), 1, "same"), ("stacked_rows", (2, 5), 1, "same"),
     ("im2col", (3, 3), 1, "same"), ("im2col", (3, 3), 2, "same"), ("im2col", (4, 4), 2, "same"),
     ("im2col", (3, 2), 2, "valid"), ("im2col", (1, 1), 1, "same"),
+    ("tap_gradient", (3, 3), 1, "same"), ("tap_gradient", (3, 3), 2, "same"), ("tap_gradient", (4, 4), 2, "same"),
+    ("tap_gradient", (3, 2), 2, "valid"), ("tap_gradient", (9, 1), 1, "same"),
 ])
 def test_rewritten_convolutions_equal_ops_conv_in_values_and_gradients(form, kernel_size, strides, padding,
                                                                          backend):
-    """stacked_rows_conv and im2col_conv compute ops.conv, and autodiff gives its gradients."""
+    """stacked_rows_conv, im2col_conv and JAX's tap_gradient_conv (its own kernel gradient) compute
+    ops.conv, and autodiff gives its gradients."""
     from keras import ops
+
+    if form == "tap_gradient" and backend != "jax":
+        pytest.skip("tap_gradient_conv is the JAX backend's (a jax.custom_vjp)")
 
     from msrgan.backends.convolution import im2col_conv, stacked_rows_conv
 
@@ -263,6 +269,10 @@ def test_rewritten_convolutions_equal_ops_conv_in_values_and_gradients(form, ker
     def rewritten(a, k):
         if form == "stacked_rows":
             return stacked_rows_conv(a, k, lambda v, w: ops.conv(v, w, padding="same"))
+        if form == "tap_gradient":
+            from msrgan.backends.jax import tap_gradient_conv
+
+            return tap_gradient_conv(a, k, (strides, strides), padding.upper())
         return im2col_conv(a, k, (strides, strides), padding)
 
     oh = -(-11 // strides) if padding == "same" else (11 - kernel_size[0]) // strides + 1

@@ -9,7 +9,9 @@
 - Inference compiles with ``jax.jit`` and runs channels-last (XLA's CPU convolutions want NHWC).
 - Convolutions with many input channels run as im2col matrix products on CPUs
   (``msrgan.backends.convolution.im2col_conv``): XLA's CPU kernel gradient is an image-sized
-  convolution, far slower than the product.
+  convolution, far slower than the product. Those with fewer (from 32) keep XLA's convolution and
+  input gradient but take their kernel gradient as one matrix product per kernel tap
+  (:func:`tap_gradient_conv`, a ``jax.custom_vjp``).
 - Data-parallel training is ``keras.distribution.DataParallel`` (XLA's GSPMD inserts the
   gradient all-reduce; no change to the model or the step). On several hosts each process feeds
   its rows of the global batch, which Keras assembles into one global array.
@@ -167,8 +169,60 @@ def _uses_im2col(inputs, kernel, strides, dilation_rate, data_format, groups) ->
 
 
 def conv2d(inputs, kernel, *, strides, padding, dilation_rate, data_format, groups=1, bias=None):
-    """``ops.conv`` (then ``bias``), or :func:`~msrgan.backends.convolution.im2col_conv` where that is faster."""
+    """``ops.conv`` (then ``bias``); on CPUs, im2col for wide layers and the tap-product kernel gradient
+    (:func:`tap_gradient_conv`) for the others, where those are faster."""
     if _uses_im2col(inputs, kernel, strides, dilation_rate, data_format, groups):
         return common.add_bias(convolution.im2col_conv(inputs, kernel, tuple(strides), padding), bias, data_format)
+    if _uses_tap_gradient(inputs, kernel, dilation_rate, data_format, groups):
+        y = tap_gradient_conv(keras.ops.convert_to_tensor(inputs), keras.ops.convert_to_tensor(kernel),
+                              tuple(int(s) for s in strides), padding.upper())
+        return common.add_bias(y, bias, data_format)
     return common.conv2d(inputs, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate,
                          data_format=data_format, groups=groups, bias=bias)
+
+
+TAP_GRADIENT_MIN_CHANNELS = 32  # JAX on CPUs: convolutions with this many inputs or more (and below im2col's) get it
+
+
+def _uses_tap_gradient(inputs, kernel, dilation_rate, data_format, groups) -> bool:
+    return (int(kernel.shape[2]) >= TAP_GRADIENT_MIN_CHANNELS and data_format == "channels_last"
+            and tuple(dilation_rate) == (1, 1) and groups == 1 and None not in tuple(inputs.shape) and _on_cpu())
+
+
+def _lax_conv(x, kernel, strides, padding):
+    return jax.lax.conv_general_dilated(x, kernel, strides, padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def tap_gradient_conv(x, kernel, strides, padding):
+    """XLA's convolution (NHWC, HWIO; ``padding`` "SAME" or "VALID"), whose kernel gradient is
+    ``kh * kw`` matrix products, one per tap: tap ``(i, j)``'s gradient is the shifted (strided)
+    input view, ``(pixels, in)``, contracted over the pixels with the output gradient ``(pixels,
+    out)``. XLA's CPU kernel gradient is a convolution with an image-sized window, several times
+    slower for the generator's sub-pixel layers (batch 4, 48x48, 64 -> 256: 60 -> 14 ms on 2 cores).
+    The input gradient is XLA's own."""
+    return _lax_conv(x, kernel, strides, padding)
+
+
+def _tap_gradient_conv_fwd(x, kernel, strides, padding):
+    return _lax_conv(x, kernel, strides, padding), (x, kernel)
+
+
+def _tap_gradient_conv_bwd(strides, padding, residuals, gy):
+    x, kernel = residuals
+    _, input_vjp = jax.vjp(lambda a: _lax_conv(a, kernel, strides, padding), x)
+    (dx,) = input_vjp(gy)
+    kh, kw, cin, cout = (int(d) for d in kernel.shape)
+    b, h, w = (int(d) for d in x.shape[:3])
+    (sh, sw), (oh, ow) = strides, (int(gy.shape[1]), int(gy.shape[2]))
+    if padding == "SAME":
+        (top, bottom), (left, right) = convolution.same_padding(h, kh, sh), convolution.same_padding(w, kw, sw)
+        x = jax.numpy.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    g = gy.reshape(-1, cout)
+    taps = [jax.lax.dot_general(
+        jax.lax.slice(x, (0, i, j, 0), (b, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1, cin), (1, sh, sw, 1))
+        .reshape(-1, cin), g, (((0,), (0,)), ((), ()))) for i in range(kh) for j in range(kw)]
+    return dx, jax.numpy.stack(taps).reshape(kh, kw, cin, cout).astype(kernel.dtype)
+
+
+tap_gradient_conv.defvjp(_tap_gradient_conv_fwd, _tap_gradient_conv_bwd)
