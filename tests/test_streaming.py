@@ -248,3 +248,40 @@ def test_msrgan_train_streams_a_folder_over_max_memory_with_the_same_result(tmp_
     # a budget that is no byte count is a usage error naming the flag
     assert main(args + ["--out", str(tmp_path / "bad"), "--max-memory", "lots"]) == 2
     assert "max_memory" in capsys.readouterr().err
+
+
+def test_mapped_pages_are_dropped_in_batches(tmp_path, monkeypatch):
+    """Reads from memory-mapped files drop their pages once a worker has touched RELEASE_EVERY bytes:
+    every mapping touched since the last drop is released then, and no file is mapped twice."""
+    import threading
+
+    from msrgan.data import file_regions
+
+    fields = [_field(i, (256, 256, 4)) for i in range(3)]
+    for i, f in enumerate(fields):
+        write_image(tmp_path / f"f{i}.tif", f)  # ImageJ CYX: one read per plane
+    src = open_lazy_folder(tmp_path)
+    store = src.info["store"]
+    plane = 31 * 256 * 2 + 32 * 2  # the span one 32x32 read touches in one plane of a 256-wide uint16 field
+    monkeypatch.setattr(file_regions, "RELEASE_EVERY", 10 * plane)
+    monkeypatch.setattr(file_regions, "_pending", threading.local())  # this test's worker state only
+    released, opened = [], []
+    real_release, real_init = file_regions._Mapped.release, file_regions._Mapped.__init__
+
+    def counting_release(self):
+        released.append(self.span)
+        real_release(self)
+
+    def counting_init(self, path):
+        opened.append(path)
+        real_init(self, path)
+
+    monkeypatch.setattr(file_regions._Mapped, "release", counting_release)
+    monkeypatch.setattr(file_regions._Mapped, "__init__", counting_init)
+    for k in range(12):
+        y = 7 * k
+        np.testing.assert_array_equal(src.images[k % 3][y:y + 32, 10:42], fields[k % 3][y:y + 32, 10:42])
+    # 48 plane reads: a drop after reads 10, 20, 30 and 40, each of the 3 files touched in between
+    assert len(released) == 12 and all(span is not None for span in released)
+    assert sorted(opened) == sorted(str(tmp_path / f"f{i}.tif") for i in range(3))  # each mapped once
+    assert store.bytes_mapped == 48 * plane

@@ -5,8 +5,9 @@ How a file is read depends on how it is stored:
 - ``"contiguous"``: an uncompressed TIFF whose pixels lie in one block (what ``msrgan data synth`` and
   ``write_image`` write, ImageJ hyperstacks included; tifffile's ``series.dataoffset``): memory-mapped
   (``tifffile.memmap``'s way, one mapping per worker) and a region copied out, so a 96x96 patch of a
-  2048x2048 field costs the patch's pages, not the file's; the pages touched are dropped again right
-  after (``madvise(MADV_DONTNEED)``), so the resident set does not grow with the files read;
+  2048x2048 field costs the patch's pages, not the file's; the pages touched are dropped again
+  (``madvise(MADV_DONTNEED)``) once a worker's reads have touched ``RELEASE_EVERY`` bytes, so the
+  resident set does not grow with the files read;
 - ``"chunked"``: a tiled or compressed TIFF: read through tifffile's zarr store (``series.aszarr()``),
   which reads and decodes only the tiles (or strips) that the region overlaps;
 - ``"decoded"``: PNG, JPEG and TIFFs of other layouts: decoded whole on first use and kept in the
@@ -25,6 +26,7 @@ import io
 import math
 import mmap
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -123,9 +125,10 @@ def _probe_pil(path: Path) -> FileLayout:
 
 
 class _Mapped:
-    """A file mapped whole, read-only (a per-worker handle). Mapping costs no memory by itself, and the
-    pages a read touched are dropped right after it (``madvise(MADV_DONTNEED)``: they stay in the page
-    cache, not in the process), so the resident set does not grow with what is read."""
+    """A file mapped whole, read-only (a per-worker handle). Mapping costs no memory by itself (and
+    holds no file descriptor); the pages reads touch are dropped again in batches (:func:`_touched`:
+    ``madvise(MADV_DONTNEED)``, they stay in the page cache, not in the process), so the resident set
+    stays within ``RELEASE_EVERY`` bytes of mapped pages however much is read."""
 
     def __init__(self, path: str):
         fd = os.open(path, os.O_RDONLY)
@@ -133,14 +136,40 @@ class _Mapped:
             self.mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
         finally:
             os.close(fd)
+        self.span = None  # (start, end) of the pages touched since they were last dropped
 
-    def release(self, start: int, end: int) -> None:
-        base = start - start % mmap.PAGESIZE
-        if _DONTNEED is not None:
+    def release(self) -> None:
+        if self.span is not None and _DONTNEED is not None:
+            start, end = self.span
+            base = start - start % mmap.PAGESIZE
             self.mm.madvise(_DONTNEED, base, end - base)
+        self.span = None
 
     def close(self) -> None:
+        self.span = None
         self.mm.close()
+
+
+RELEASE_EVERY = 8 * 2**20
+"""Bytes of mapped file a worker's reads may touch before their pages are dropped (one ``madvise`` per
+mapping then, instead of one per read: dropping after every read cost as much as the read itself)."""
+
+_pending = threading.local()  # per worker (thread; a forked process starts over): touched mappings, bytes
+
+
+def _touched(mapped: _Mapped, start: int, end: int) -> None:
+    """Records that a read touched ``[start, end)`` of ``mapped``; drops every pending page once the
+    worker's reads have touched ``RELEASE_EVERY`` bytes since the last drop."""
+    if getattr(_pending, "pid", None) != os.getpid():
+        _pending.pid, _pending.maps, _pending.bytes = os.getpid(), {}, 0
+    mapped.span = (start, end) if mapped.span is None else (min(mapped.span[0], start), max(mapped.span[1], end))
+    _pending.maps[id(mapped)] = mapped
+    _pending.bytes += end - start
+    if _pending.bytes >= RELEASE_EVERY:
+        for m in _pending.maps.values():
+            if not m.mm.closed:
+                m.release()
+        _pending.maps, _pending.bytes = {}, 0
 
 
 _DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
@@ -209,9 +238,9 @@ def read_region(layout: FileLayout, store: ImageStore, y0: int, y1: int, x0: int
 
 
 def _read_contiguous(layout, store, y0, y1, x0, x1) -> np.ndarray:
-    """Copies the region out of this worker's mapping of the file, then drops the pages it touched."""
+    """Copies the region out of this worker's mapping of the file (its pages dropped later, in batches)."""
     axes, shape, dtype = layout.axes, layout.stored_shape, layout.dtype
-    mapped = store.handles.get(("mmap", layout.path), lambda: _Mapped(layout.path))
+    mapped = store.mappings.get(layout.path, lambda: _Mapped(layout.path))
     strides = [dtype.itemsize * math.prod(shape[i + 1:]) for i in range(len(shape))]
     yi, xi = axes.index("Y"), axes.index("X")
     ci = axes.index("C") if "C" in axes else None
@@ -228,7 +257,7 @@ def _read_contiguous(layout, store, y0, y1, x0, x1) -> np.ndarray:
         else:
             out[..., c] = view
         del view
-        mapped.release(start, end)
+        _touched(mapped, start, end)
         store.bytes_mapped += end - start
     return out
 

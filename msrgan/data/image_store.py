@@ -93,17 +93,21 @@ class WorkerHandles:
 
 class ImageStore:
     """What the lazy images of one source share: the decoded-image cache (``cache_bytes``), the
-    per-worker open files (``max_open`` per worker) and counters (``bytes_read`` from files,
+    per-worker open files (``max_open`` per worker) and memory-mapped ones (``max_mapped``), and counters (``bytes_read`` from files,
     ``bytes_mapped``, ``decoded`` whole-image decodes). Pickles without its cache and handles."""
 
-    def __init__(self, cache_bytes: int = 256 * 2**20, max_open: int = 16):
+    def __init__(self, cache_bytes: int = 256 * 2**20, max_open: int = 16, max_mapped: int = 4096):
         self.cache = ImageCache(cache_bytes)
         self.handles = WorkerHandles(max_open)
+        # Memory-mapped files hold no descriptor and no memory once their pages are dropped: many stay
+        # mapped, so reads from a large folder do not map and unmap a file each time.
+        self.mappings = WorkerHandles(max_mapped)
         self.bytes_read = self.bytes_mapped = self.decoded = 0
 
     def __getstate__(self):
-        return {"cache_bytes": self.cache.max_bytes, "max_open": self.handles.max_open}
+        return {"cache_bytes": self.cache.max_bytes, "max_open": self.handles.max_open,
+                "max_mapped": self.mappings.max_open}
 
     def __setstate__(self, state):
-        self.__init__(state["cache_bytes"], state["max_open"])
+        self.__init__(state["cache_bytes"], state["max_open"], state.get("max_mapped", 4096))
 
