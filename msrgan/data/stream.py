@@ -39,7 +39,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
