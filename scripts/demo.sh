@@ -5,7 +5,7 @@
 # is missed. A few minutes on 2 CPU cores.
 #
 # Usage: [KERAS_BACKEND=jax|tensorflow|torch] bash scripts/demo.sh [--out DIR] [--seed N]
-# The demo's default backend is jax (the fastest on CPU); set KERAS_BACKEND to choose another.
+# The demo's default backend is jax; set KERAS_BACKEND to choose another (docs/benchmarks.md compares them).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 export KERAS_BACKEND="${KERAS_BACKEND:-jax}"
