@@ -62,7 +62,7 @@ def im2col_conv(x, kernel, strides=(1, 1), padding="same"):
     return ops.matmul(ops.concatenate(taps, axis=-1), ops.reshape(kernel, (kh * kw * cin, cout)))
 
 
-def stacked_rows_conv(x, kernel, conv):
+def stacked_rows_conv(x, kernel, conv, data_format: str = "channels_last"):
     """A stride-1, "same"-padded convolution of ``x`` computed as ``kh`` rows stacked into channels.
 
     ``conv(x, stacked)`` runs the ``(1, kw, in, kh * out)`` convolution whose output channel
@@ -73,21 +73,26 @@ def stacked_rows_conv(x, kernel, conv):
     convolution, and above all its kernel gradient, far below their usual speed.
 
     Args:
-        x: Channels-last batch ``(B, H, W, in)``.
+        x: Batch ``(B, H, W, in)`` (channels-last) or ``(B, in, H, W)`` (channels-first).
         kernel: ``(kh, kw, in, out)`` kernel.
-        conv: ``conv(x, kernel)``, the same-padded stride-1 channels-last convolution to use.
+        conv: ``conv(x, kernel)``, the same-padded stride-1 convolution in ``data_format`` to use.
+        data_format: The layout of ``x``, of ``conv`` and of the result.
 
     Returns:
-        The ``(B, H, W, out)`` result of ``conv(x, kernel)``.
+        The result of ``conv(x, kernel)``: ``(B, H, W, out)`` or ``(B, out, H, W)``.
     """
     kh, kw, cin, cout = (int(d) for d in kernel.shape)
+    first = data_format == "channels_first"
     stacked = ops.reshape(ops.transpose(kernel, (1, 2, 0, 3)), (1, kw, cin, kh * cout))
     top = (kh - 1) // 2  # "same" padding puts the odd pixel of an even kernel at the bottom
-    z = ops.pad(conv(x, stacked), [[0, 0], [top, kh - 1 - top], [0, 0], [0, 0]])
+    rows = [top, kh - 1 - top]
+    z = ops.pad(conv(x, stacked), [[0, 0], [0, 0], rows, [0, 0]] if first else [[0, 0], rows, [0, 0], [0, 0]])
     out = None
     for dy in range(kh):
         stop = dy - (kh - 1)  # rows dy .. dy + H - 1 of the padded stack (static, so any H works)
-        part = z[:, dy:stop if stop else None, :, dy * cout:(dy + 1) * cout]
+        r = slice(dy, stop if stop else None)
+        c = slice(dy * cout, (dy + 1) * cout)
+        part = z[:, c, r, :] if first else z[:, r, :, c]
         out = part if out is None else out + part
     return out
 

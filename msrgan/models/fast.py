@@ -170,7 +170,7 @@ def generator_forward(params: dict, x, data_format: str = "channels_last", *, un
         unit_slopes: Every PReLU slope is in [0, 1] (see :func:`slopes_in_unit_interval`), so
             ``prelu(y) = maximum(y, a * y)``: two elementwise passes instead of three, same values.
         stack_tail_rows: Compute the last convolution with
-            :func:`~msrgan.backends.convolution.stacked_rows_conv` (channels-last only; same values).
+            :func:`~msrgan.backends.convolution.stacked_rows_conv` (same values).
         bicubic_skip: The generator's scale when it has ``residual="bicubic"`` (the bicubic
             upsampling of ``x`` is added to the output), else 0.
 
@@ -178,8 +178,6 @@ def generator_forward(params: dict, x, data_format: str = "channels_last", *, un
         The ``(B, h * scale, w * scale, C)`` output, a backend tensor.
     """
     cf = data_format == "channels_first"
-    if cf and stack_tail_rows:
-        raise ValueError("stack_tail_rows needs data_format='channels_last'")
 
     def conv(y, kernel, bias):
         return ops.conv(y, kernel, padding="same", data_format=data_format) + bias
@@ -207,7 +205,8 @@ def generator_forward(params: dict, x, data_format: str = "channels_last", *, un
         y = prelu(depth_to_space(conv(y, k, b)), a)
     if stack_tail_rows:
         kernel, bias = params["tail"]
-        y = stacked_rows_conv(y, kernel, lambda v, k: ops.conv(v, k, padding="same")) + bias
+        y = stacked_rows_conv(y, kernel, lambda v, k: ops.conv(v, k, padding="same", data_format=data_format),
+                              data_format) + bias
     else:
         y = conv(y, *params["tail"])
     y = ops.transpose(y, (0, 2, 3, 1)) if cf else y
@@ -241,8 +240,7 @@ class FastGenerator:
             on CPUs it is usually slower than float32.
         stack_tail_rows: Compute the last 9x9 convolution as stacked kernel rows
             (:func:`~msrgan.backends.convolution.stacked_rows_conv`): ``None`` (default) does so
-            where it is faster (the backend module's ``STACK_TAIL_ROWS``: TensorFlow); needs
-            channels-last.
+            where it is faster (the backend module's ``STACK_TAIL_ROWS``: TensorFlow); either layout.
 
     It has the generator's ``scale``, ``channels``, ``receptive_margin`` and a
     ``predict_on_batch``, so it can stand in for the generator wherever msrgan takes one, e.g.
@@ -275,9 +273,7 @@ class FastGenerator:
             raise ValueError(f"data_format must be 'auto' or one of {_DATA_FORMATS}, got {data_format!r}")
         backend.check_inference_layout(data_format, jit)
         if stack_tail_rows is None:
-            stack_tail_rows = backend.STACK_TAIL_ROWS and data_format == "channels_last"
-        if stack_tail_rows and data_format != "channels_last":
-            raise ValueError("stack_tail_rows=True needs data_format='channels_last'")
+            stack_tail_rows = backend.STACK_TAIL_ROWS
         self.data_format = data_format
         self.stack_tail_rows = bool(stack_tail_rows)
         self.scale = generator.scale
