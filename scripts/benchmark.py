@@ -201,8 +201,10 @@ def _inference_worker(args) -> None:
         fast.predict(x)
         info["compile_s"] = round(time.perf_counter() - start, 2) if fast.jit else None
         compiler = {"jax": "jax.jit", "tensorflow": "XLA tf.function", "torch": "torch.compile"}
+        tail = (", stacked-rows tail" + (" uncompiled" if getattr(fast, "_tail_uncompiled", False) and fast.jit
+                                         else "")) if fast.stack_tail_rows else ""
         info.update(path=f"FastGenerator ({compiler.get(args.worker, '?') if fast.jit else 'eager'}, "
-                         f"{fast.data_format}{'' if fast.dtype == 'float32' else ', ' + fast.dtype})")
+                         f"{fast.data_format}{tail}{'' if fast.dtype == 'float32' else ', ' + fast.dtype})")
 
         def call():
             return fast.predict(x)

@@ -37,7 +37,8 @@ Inference (``msrgan.models.fast.FastGenerator``)
     backend's compiler, or run as it is, both without autodiff bookkeeping.
     ``block_until_ready(y)``: waits for an asynchronously computed result (timings).
     ``INFERENCE_DATA_FORMAT``: the layout the fast path runs in by default.
-    ``STACK_TAIL_ROWS``: whether the last few-output convolution is faster as stacked rows.
+    ``STACK_TAIL_ROWS``: whether the last few-output convolution is faster as stacked rows (True,
+    False, or ``"uncompiled"``: stacked, and run outside the compiled function).
     ``COMPILES_STATELESS_CALL``: whether the compiler traces a Keras ``stateless_call`` reliably.
     ``check_inference_layout(data_format, jit)``: a ValueError for a layout the backend cannot run.
 

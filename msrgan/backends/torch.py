@@ -40,10 +40,11 @@ from msrgan.training.phases import D_PHASES, G_PHASES
 
 JIT_COMPILE_AUTO = False
 INFERENCE_DATA_FORMAT = "channels_first"
-# Plain: torch.compile of the whole fast path with the stacked-rows tail ran 2.4 s per 128x128 batch
-# against 0.34 s plain (AVX-512 CPU), though that tail alone is about 2.2x faster than the plain
-# 9x9 convolution there (57 eager against 117 ms) and the uncompiled fast path gains from it (0.42 -> 0.36 s).
-STACK_TAIL_ROWS = False
+# The generator's last 9x9 convolution to the image's few channels as stacked kernel rows, run outside
+# torch.compile ("uncompiled"), on AVX-512 CPUs: there oneDNN ran that tail in 57 ms stacked (eager)
+# against 117 ms plain, but torch.compile of the whole fast path with it took 2.4 s per 128x128 batch
+# against 0.34 s. On an AVX2 CPU the plain one was faster (159 against 534 ms). docs/benchmarks.md.
+STACK_TAIL_ROWS = "uncompiled" if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else False
 COMPILES_STATELESS_CALL = False
 
 # ----------------------------------------------------------------------------- training

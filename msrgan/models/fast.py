@@ -160,7 +160,7 @@ def generator_params(generator, data_format: str = "channels_last") -> dict:
 
 
 def generator_forward(params: dict, x, data_format: str = "channels_last", *, unit_slopes: bool = False,
-                      stack_tail_rows: bool = False, bicubic_skip: int = 0):
+                      stack_tail_rows: bool = False, bicubic_skip: int = 0, tail: bool = True):
     """The generator's inference function over :func:`generator_params` (``keras.ops`` only).
 
     Args:
@@ -173,6 +173,8 @@ def generator_forward(params: dict, x, data_format: str = "channels_last", *, un
             :func:`~msrgan.backends.convolution.stacked_rows_conv` (same values).
         bicubic_skip: The generator's scale when it has ``residual="bicubic"`` (the bicubic
             upsampling of ``x`` is added to the output), else 0.
+        tail: False: stop before the last convolution and return its input (in ``data_format``),
+            for :func:`generator_tail` to finish (so the two can be compiled apart).
 
     Returns:
         The ``(B, h * scale, w * scale, C)`` output, a backend tensor.
@@ -203,14 +205,23 @@ def generator_forward(params: dict, x, data_format: str = "channels_last", *, un
     y = conv(y, *params["body"]) + feat
     for k, b, a in params["up"]:
         y = prelu(depth_to_space(conv(y, k, b)), a)
+    if not tail:
+        return y
+    return generator_tail(params, y, x_in, data_format, stack_tail_rows=stack_tail_rows, bicubic_skip=bicubic_skip)
+
+
+def generator_tail(params: dict, y, x, data_format: str = "channels_last", *, stack_tail_rows: bool = False,
+                   bicubic_skip: int = 0):
+    """The generator's last convolution (and bicubic skip) on :func:`generator_forward`'s ``tail=False``
+    result ``y``; ``x`` is the low-resolution input (channels-last). Returns the channels-last output."""
+    kernel, bias = params["tail"]
     if stack_tail_rows:
-        kernel, bias = params["tail"]
         y = stacked_rows_conv(y, kernel, lambda v, k: ops.conv(v, k, padding="same", data_format=data_format),
                               data_format) + bias
     else:
-        y = conv(y, *params["tail"])
-    y = ops.transpose(y, (0, 2, 3, 1)) if cf else y
-    return y + bicubic_upsample(x_in, bicubic_skip, params["bicubic"]) if bicubic_skip else y
+        y = ops.conv(y, kernel, padding="same", data_format=data_format) + bias
+    y = ops.transpose(y, (0, 2, 3, 1)) if data_format == "channels_first" else y
+    return y + bicubic_upsample(x, bicubic_skip, params["bicubic"]) if bicubic_skip else y
 
 
 def slopes_in_unit_interval(generator) -> bool:
@@ -240,7 +251,9 @@ class FastGenerator:
             on CPUs it is usually slower than float32.
         stack_tail_rows: Compute the last 9x9 convolution as stacked kernel rows
             (:func:`~msrgan.backends.convolution.stacked_rows_conv`): ``None`` (default) does so
-            where it is faster (the backend module's ``STACK_TAIL_ROWS``: TensorFlow); either layout.
+            where it is faster (the backend module's ``STACK_TAIL_ROWS``: TensorFlow, and PyTorch on
+            AVX-512 CPUs); ``"uncompiled"`` stacks it and runs it outside the compiled function
+            (torch.compile handles the stacked form badly); either layout.
 
     It has the generator's ``scale``, ``channels``, ``receptive_margin`` and a
     ``predict_on_batch``, so it can stand in for the generator wherever msrgan takes one, e.g.
@@ -263,7 +276,7 @@ class FastGenerator:
     """
 
     def __init__(self, generator, *, jit: bool = True, data_format: str = "auto", dtype: str = "float32",
-                 stack_tail_rows: bool | None = None):
+                 stack_tail_rows: bool | str | None = None):
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
         self._backend = backend = backends.current()
@@ -274,6 +287,7 @@ class FastGenerator:
         backend.check_inference_layout(data_format, jit)
         if stack_tail_rows is None:
             stack_tail_rows = backend.STACK_TAIL_ROWS
+        self._tail_uncompiled = stack_tail_rows == "uncompiled"
         self.data_format = data_format
         self.stack_tail_rows = bool(stack_tail_rows)
         self.scale = generator.scale
@@ -303,6 +317,14 @@ class FastGenerator:
                                   bicubic_skip=skip)
             return ops.cast(y, "float32")
 
+        if self.jit and rows and self._tail_uncompiled and dtype == "float32":
+            # The backend's compiler handles the stacked-rows tail badly: compile the rest, run the tail as it is.
+            trunk = backend.compile_inference(
+                lambda params, x: generator_forward(params, x, fmt, unit_slopes=unit, tail=False))
+            finish = backend.eager_inference(  # (params, (trunk output, input)): the backends' fn(params, x) form
+                lambda params, yx: generator_tail(params, *yx, fmt, stack_tail_rows=True, bicubic_skip=skip))
+            self._fn = lambda params, x: finish(params, (trunk(params, x), x))
+            return
         self._fn = backend.compile_inference(forward) if self.jit else backend.eager_inference(forward)
 
     def _init_generic(self, model) -> None:
