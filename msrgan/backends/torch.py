@@ -106,9 +106,8 @@ def _detached(variables):
 def _use_fewer_passes(optimizer) -> None:
     """Gives a Keras ``Adam`` (not a subclass with its own update) :func:`_adam_update` as its update step,
     and its moments the memory layout of their variables (:class:`ChannelsLastKernel`'s kernels)."""
-    adam = type(keras.optimizers.Adam())
-    if (type(optimizer) is not adam or optimizer.amsgrad or "_parallel_update_step" in vars(optimizer)
-            or not optimizer.built):
+    if ("_parallel_update_step" in vars(optimizer) or type(optimizer) is not _keras_adam_class()
+            or optimizer.amsgrad or not optimizer.built):
         return
     for variable in optimizer._trainable_variables:
         i = optimizer._get_variable_index(variable)
@@ -118,6 +117,12 @@ def _use_fewer_passes(optimizer) -> None:
                     relaid = torch.empty_like(variable.value).copy_(moment.value)
                 moment._initialize(torch.nn.Parameter(relaid, requires_grad=False))
     optimizer._parallel_update_step = functools.partial(_adam_update, optimizer)
+
+
+@functools.lru_cache(maxsize=None)
+def _keras_adam_class():
+    """The class ``keras.optimizers.Adam()`` makes on this backend (made once: the train step asks each step)."""
+    return type(keras.optimizers.Adam())
 
 
 def _adam_update(optimizer, grads, variables, learning_rate):
