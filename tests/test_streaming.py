@@ -11,7 +11,7 @@ import pytest
 import tifffile
 
 from msrgan.data.folders import load_folder
-from msrgan.data.io import write_image
+from msrgan.data.io import read_image, write_image
 from msrgan.data.lazy import LazyImage, probe_file
 from msrgan.data.patches import PatchDataset, validation_pairs
 from msrgan.data.shard import check_shard, shard_indices, shard_source
@@ -53,6 +53,9 @@ def test_every_file_kind_reads_as_read_image(tmp_path):
         assert im.shape == want.shape and im.dtype == want.dtype
         assert np.array_equal(np.asarray(im), want)
         assert np.array_equal(im[5:30, 7:19], want[5:30, 7:19]) and np.array_equal(im[3, 4:9, 1], want[3, 4:9, 1])
+        if im.kind == "contiguous":  # a region is laid out in memory as read_image lays out the file (planar or not)
+            loaded = read_image(tmp_path / name)[5:30, 7:19]
+            assert np.argsort(im[5:30, 7:19].strides).tolist() == np.argsort(loaded.strides).tolist()
     assert kinds == {"00_a.tif": "contiguous", "01_b.tif": "contiguous", "02_c.tif": "chunked",
                      "03_d.tif": "chunked", "04_e.png": "decoded", "05_f.png": "decoded"}
 

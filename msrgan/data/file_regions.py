@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import math
 import mmap
 import os
 import threading
@@ -137,6 +136,29 @@ class _Mapped:
         finally:
             os.close(fd)
         self.span = None  # (start, end) of the pages touched since they were last dropped
+        self._views = None  # built at the first read: see views()
+
+    def views(self, layout: FileLayout):
+        """Views of the mapped pixels, built once: ``(planes, offsets, strides)``. ``planes`` is one
+        ``(Y, X)`` view per channel of a planar file (C stored before Y: each read copies plane by
+        plane, the fastest way out of such a file), or one ``(Y, X, C)`` view; ``offsets`` is each
+        one's first byte in the file, ``strides`` its byte strides."""
+        if self._views is None:
+            axes = layout.axes
+            arr = np.ndarray(layout.stored_shape, layout.dtype, buffer=self.mm, offset=layout.offset)
+            arr = arr[tuple(slice(None) if a in "YXC" else 0 for a in axes)]  # other axes have length 1
+            kept = [a for a in axes if a in "YXC"]
+            yi, xi = kept.index("Y"), kept.index("X")
+            if "C" not in kept:
+                planes = [arr.transpose(yi, xi)[..., None]]
+            elif kept.index("C") < yi:
+                planes = list(arr.transpose(kept.index("C"), yi, xi))
+            else:
+                planes = [arr.transpose(yi, xi, kept.index("C"))]
+            base = arr.__array_interface__["data"][0] - layout.offset
+            offsets = [p.__array_interface__["data"][0] - base for p in planes]
+            self._views = planes, offsets, planes[0].strides
+        return self._views
 
     def release(self) -> None:
         if self.span is not None and _DONTNEED is not None:
@@ -146,7 +168,7 @@ class _Mapped:
         self.span = None
 
     def close(self) -> None:
-        self.span = None
+        self.span = self._views = None  # the views hold the mapping's buffer
         self.mm.close()
 
 
@@ -157,14 +179,14 @@ mapping then, instead of one per read: dropping after every read cost as much as
 _pending = threading.local()  # per worker (thread; a forked process starts over): touched mappings, bytes
 
 
-def _touched(mapped: _Mapped, start: int, end: int) -> None:
-    """Records that a read touched ``[start, end)`` of ``mapped``; drops every pending page once the
-    worker's reads have touched ``RELEASE_EVERY`` bytes since the last drop."""
+def _touched(mapped: _Mapped, start: int, end: int, nbytes: int) -> None:
+    """Records that a read touched ``nbytes`` within ``[start, end)`` of ``mapped``; drops every pending
+    page once the worker's reads have touched ``RELEASE_EVERY`` bytes since the last drop."""
     if getattr(_pending, "pid", None) != os.getpid():
         _pending.pid, _pending.maps, _pending.bytes = os.getpid(), {}, 0
     mapped.span = (start, end) if mapped.span is None else (min(mapped.span[0], start), max(mapped.span[1], end))
     _pending.maps[id(mapped)] = mapped
-    _pending.bytes += end - start
+    _pending.bytes += nbytes
     if _pending.bytes >= RELEASE_EVERY:
         for m in _pending.maps.values():
             if not m.mm.closed:
@@ -239,26 +261,26 @@ def read_region(layout: FileLayout, store: ImageStore, y0: int, y1: int, x0: int
 
 def _read_contiguous(layout, store, y0, y1, x0, x1) -> np.ndarray:
     """Copies the region out of this worker's mapping of the file (its pages dropped later, in batches)."""
-    axes, shape, dtype = layout.axes, layout.stored_shape, layout.dtype
     mapped = store.mappings.get(layout.path, lambda: _Mapped(layout.path))
-    strides = [dtype.itemsize * math.prod(shape[i + 1:]) for i in range(len(shape))]
-    yi, xi = axes.index("Y"), axes.index("X")
-    ci = axes.index("C") if "C" in axes else None
-    planes = range(shape[ci]) if ci is not None and ci < yi else [None]  # CYX: one plane at a time
-    out = np.empty((y1 - y0, x1 - x0, layout.shape[2]), dtype.newbyteorder("="))
-    for c in planes:
-        start = layout.offset + y0 * strides[yi] + x0 * strides[xi] + (c * strides[ci] if c is not None else 0)
-        sub_shape = [y1 - y0, x1 - x0] + ([shape[ci]] if c is None and ci is not None else [])
-        sub_strides = [strides[yi], strides[xi]] + ([strides[ci]] if c is None and ci is not None else [])
-        end = start + sum((n - 1) * s for n, s in zip(sub_shape, sub_strides)) + dtype.itemsize
-        view = np.ndarray(sub_shape, dtype, buffer=mapped.mm, offset=start, strides=sub_strides)
-        if c is None:
-            out[...] = view.reshape(out.shape)
-        else:
-            out[..., c] = view
-        del view
-        _touched(mapped, start, end)
-        store.bytes_mapped += end - start
+    planes, offsets, strides = mapped.views(layout)
+    dtype = layout.dtype.newbyteorder("=")
+    if len(planes) == 1:
+        out = np.empty((y1 - y0, x1 - x0, layout.shape[2]), dtype)
+        out[...] = planes[0][y0:y1, x0:x1]
+    else:  # planar in memory too, as read_image gives such a file (channels last as a view): rows copy whole,
+        # and NumPy's arithmetic on the patch runs along them, not along its few channels
+        out = np.empty((len(planes), y1 - y0, x1 - x0), dtype)
+        for c, plane in enumerate(planes):
+            out[c] = plane[y0:y1, x0:x1]
+        out = out.transpose(1, 2, 0)
+    # the bytes each view's region spans, from its first element to the end of its last
+    first = y0 * strides[0] + x0 * strides[1]
+    band = (y1 - y0 - 1) * strides[0] + (x1 - x0 - 1) * strides[1] + layout.dtype.itemsize
+    if len(strides) == 3:  # one (Y, X, C) view: the region's last pixel's channels too
+        band += (out.shape[2] - 1) * strides[2]
+    nbytes = band * len(planes)
+    _touched(mapped, offsets[0] + first, offsets[-1] + first + band, nbytes)
+    store.bytes_mapped += nbytes
     return out
 
 
