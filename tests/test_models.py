@@ -258,32 +258,35 @@ def test_rewritten_convolutions_equal_ops_conv_in_values_and_gradients(form, ker
 
     from msrgan.backends.convolution import im2col_conv, stacked_rows_conv
 
-    rng = np.random.default_rng(sum(kernel_size) + strides)
-    x = rng.random((2, 11, 10, 6), dtype=np.float32)  # odd and even sizes: asymmetric "same" padding
-    out_channels = 3
-    kernel = rng.normal(size=(*kernel_size, 6, out_channels)).astype(np.float32)
+    # tap_gradient_conv's two kernel gradients: one product per tap, or (stride 1, out <= in / 2) one
+    # product with the output gradient shifted per tap
+    for out_channels in (3, 8) if form == "tap_gradient" else (3,):
+        rng = np.random.default_rng(sum(kernel_size) + strides)
+        x = rng.random((2, 11, 10, 6), dtype=np.float32)  # odd and even sizes: asymmetric "same" padding
+        kernel = rng.normal(size=(*kernel_size, 6, out_channels)).astype(np.float32)
 
-    def plain(a, k):
-        return ops.conv(a, k, strides=strides, padding=padding)
+        def plain(a, k):
+            return ops.conv(a, k, strides=strides, padding=padding)
 
-    def rewritten(a, k):
-        if form == "stacked_rows":
-            return stacked_rows_conv(a, k, lambda v, w: ops.conv(v, w, padding="same"))
-        if form == "tap_gradient":
-            from msrgan.backends.jax import tap_gradient_conv
+        def rewritten(a, k):
+            if form == "stacked_rows":
+                return stacked_rows_conv(a, k, lambda v, w: ops.conv(v, w, padding="same"))
+            if form == "tap_gradient":
+                from msrgan.backends.jax import tap_gradient_conv
 
-            return tap_gradient_conv(a, k, (strides, strides), padding.upper())
-        return im2col_conv(a, k, (strides, strides), padding)
+                return tap_gradient_conv(a, k, (strides, strides), padding.upper())
+            return im2col_conv(a, k, (strides, strides), padding)
 
-    oh = -(-11 // strides) if padding == "same" else (11 - kernel_size[0]) // strides + 1
-    ow = -(-10 // strides) if padding == "same" else (10 - kernel_size[1]) // strides + 1
-    upstream = rng.normal(size=(2, oh, ow, out_channels)).astype(np.float32)
-    want = _value_and_grads(plain, x, kernel, upstream)
-    got = _value_and_grads(rewritten, x, kernel, upstream)
-    assert want[0].shape == got[0].shape == (2, oh, ow, out_channels)
-    for name, g, w in zip(("value", "input gradient", "kernel gradient"), got, want):
-        assert g.shape == w.shape, name
-        np.testing.assert_allclose(g, w, rtol=0, atol=1e-4 * max(1.0, np.abs(w).max()), err_msg=name)
+        oh = -(-11 // strides) if padding == "same" else (11 - kernel_size[0]) // strides + 1
+        ow = -(-10 // strides) if padding == "same" else (10 - kernel_size[1]) // strides + 1
+        upstream = rng.normal(size=(2, oh, ow, out_channels)).astype(np.float32)
+        want = _value_and_grads(plain, x, kernel, upstream)
+        got = _value_and_grads(rewritten, x, kernel, upstream)
+        assert want[0].shape == got[0].shape == (2, oh, ow, out_channels)
+        for name, g, w in zip(("value", "input gradient", "kernel gradient"), got, want):
+            assert g.shape == w.shape, name
+            np.testing.assert_allclose(g, w, rtol=0, atol=1e-4 * max(1.0, np.abs(w).max()),
+                                       err_msg=f"{name}, {out_channels} outputs")
 
 
 @pytest.mark.parametrize("filters,kernel_size,in_channels,strides", [(3, 9, 8, 1), (1, (5, 3), 4, 1), (8, 3, 128, 1),

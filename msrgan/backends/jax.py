@@ -173,7 +173,7 @@ def conv2d(inputs, kernel, *, strides, padding, dilation_rate, data_format, grou
     (:func:`tap_gradient_conv`) for the others, where those are faster."""
     if _uses_im2col(inputs, kernel, strides, dilation_rate, data_format, groups):
         return common.add_bias(convolution.im2col_conv(inputs, kernel, tuple(strides), padding), bias, data_format)
-    if _uses_tap_gradient(inputs, kernel, dilation_rate, data_format, groups):
+    if _uses_tap_gradient(inputs, kernel, strides, dilation_rate, data_format, groups):
         y = tap_gradient_conv(keras.ops.convert_to_tensor(inputs), keras.ops.convert_to_tensor(kernel),
                               tuple(int(s) for s in strides), padding.upper())
         return common.add_bias(y, bias, data_format)
@@ -182,11 +182,18 @@ def conv2d(inputs, kernel, *, strides, padding, dilation_rate, data_format, grou
 
 
 TAP_GRADIENT_MIN_CHANNELS = 32  # JAX on CPUs: convolutions with this many inputs or more (and below im2col's) get it
+# ... when their input or output is at least this many bytes: XLA's own kernel gradient was as fast or
+# faster below (batch 8, 24x24, 64 -> 64: 3.0 ms against 4.6; batch 16: 11.0 against 9.1; Intel, 2 cores)
+TAP_GRADIENT_MIN_BYTES = 2**21
 
 
-def _uses_tap_gradient(inputs, kernel, dilation_rate, data_format, groups) -> bool:
-    return (int(kernel.shape[2]) >= TAP_GRADIENT_MIN_CHANNELS and data_format == "channels_last"
-            and tuple(dilation_rate) == (1, 1) and groups == 1 and None not in tuple(inputs.shape) and _on_cpu())
+def _uses_tap_gradient(inputs, kernel, strides, dilation_rate, data_format, groups) -> bool:
+    if (int(kernel.shape[2]) < TAP_GRADIENT_MIN_CHANNELS or data_format != "channels_last"
+            or tuple(dilation_rate) != (1, 1) or groups != 1 or None in tuple(inputs.shape) or not _on_cpu()):
+        return False
+    b, h, w, cin = (int(d) for d in inputs.shape)
+    pixels_out = b * -(-h // strides[0]) * -(-w // strides[1])
+    return 4 * max(b * h * w * cin, pixels_out * int(kernel.shape[3])) >= TAP_GRADIENT_MIN_BYTES
 
 
 def _lax_conv(x, kernel, strides, padding):
@@ -218,11 +225,26 @@ def _tap_gradient_conv_bwd(strides, padding, residuals, gy):
     if padding == "SAME":
         (top, bottom), (left, right) = convolution.same_padding(h, kh, sh), convolution.same_padding(w, kw, sw)
         x = jax.numpy.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    if strides == (1, 1) and 2 * cout <= cin:
+        return dx, _shifted_gradient_product(x, gy, kh, kw).astype(kernel.dtype)
     g = gy.reshape(-1, cout)
     taps = [jax.lax.dot_general(
         jax.lax.slice(x, (0, i, j, 0), (b, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1, cin), (1, sh, sw, 1))
         .reshape(-1, cin), g, (((0,), (0,)), ((), ()))) for i in range(kh) for j in range(kw)]
     return dx, jax.numpy.stack(taps).reshape(kh, kw, cin, cout).astype(kernel.dtype)
+
+
+def _shifted_gradient_product(xp, gy, kh, kw):
+    """The kernel gradient of a stride-1 convolution of the padded input ``xp`` as one matrix product:
+    tap ``(i, j)``'s gradient is ``xp`` contracted over its pixels with the output gradient placed at
+    offset ``(i, j)`` of a zero canvas the size of ``xp``; the ``kh * kw`` canvases side by side make
+    one ``(pixels, kh * kw * out)`` operand. Where ``out`` is a fraction of ``in`` that is cheaper than
+    slicing the input once per tap (the generator's 1x9 tail, 64 -> 27 on 96x96: 34 against 43 ms)."""
+    cin, cout = int(xp.shape[3]), int(gy.shape[3])
+    canvases = jax.numpy.concatenate([jax.numpy.pad(gy, ((0, 0), (i, kh - 1 - i), (j, kw - 1 - j), (0, 0)))
+                                      for i in range(kh) for j in range(kw)], axis=-1)
+    d = jax.lax.dot_general(xp.reshape(-1, cin), canvases.reshape(-1, kh * kw * cout), (((0,), (0,)), ((), ())))
+    return d.reshape(cin, kh, kw, cout).transpose(1, 2, 0, 3)
 
 
 tap_gradient_conv.defvjp(_tap_gradient_conv_fwd, _tap_gradient_conv_bwd)
