@@ -104,13 +104,32 @@ def _env(backend: str) -> dict:
     return {**os.environ, **CPU_ONLY, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 
 
+def _two_processes(backend: str, port: int, out: Path) -> dict:
+    """TINY data-parallel in two processes of this host (--coordinator localhost:PORT); their
+    training.json. Both must succeed, and only process 0 (the chief) writes the networks."""
+    workers = [subprocess.Popen(
+        [sys.executable, "-m", "msrgan", *TINY, "--distribute", "data-parallel", "--coordinator", f"localhost:{port}",
+         "--num-processes", "2", "--process-id", str(i), "--out", str(out)],
+        env=_env(backend), cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(2)]
+    try:
+        results = [w.communicate(timeout=600) for w in workers]
+    finally:
+        for w in workers:
+            w.kill()
+    for w, (_, err) in zip(workers, results):
+        assert w.returncode == 0, err[-4000:]
+    assert "saved the generator" in results[0][0] and "saved the generator" not in results[1][0]
+    return json.loads((out / "training.json").read_text())
+
+
 @pytest.fixture(scope="module")
 def one_device_run(tmp_path_factory, backend):
     """TINY on one device, in this session's process: the reference of the data-parallel runs."""
     from msrgan.cli import main
 
-    if backend not in ("tensorflow", "torch"):  # deliberate: only their sessions compare with it
-        pytest.skip("the reference of the TensorFlow and PyTorch data-parallel runs")
+    if backend not in ("tensorflow", "torch", "jax"):  # deliberate: only their sessions compare with it
+        pytest.skip("the reference of the multi-process data-parallel runs")
     out = tmp_path_factory.mktemp("one-device") / "run"
     if Path("/dev/nvidiactl").exists():  # a GPU machine (scripts/gpu_check.sh): on the CPU, as the others run
         proc = subprocess.run([sys.executable, "-m", "msrgan", *TINY, "--out", str(out)], env=_env(backend),
@@ -167,6 +186,27 @@ print(json.dumps({{"bad": bad, "rc": rc, "distribute": meta["distribute"], "step
     assert res["distribute"] == {"mode": "data-parallel", "engine": "keras.distribution.DataParallel", "devices": 4,
                                  "processes": 1}
     assert res["steps"] == 4
+
+
+def test_jax_multi_process_matches_one_device(backend, tmp_path, one_device_run):
+    """Two JAX processes on this host, one CPU device each (--coordinator localhost:PORT, as on two hosts):
+    each feeds its rows of the global batch, XLA all-reduces the gradients over gloo, the chief writes."""
+    if backend != "jax":  # deliberate: needs this session's reference run; one run covers it
+        pytest.skip("runs in the KERAS_BACKEND=jax session (its subprocesses use JAX)")
+    out = tmp_path / "run"
+    meta = _two_processes("jax", _free_ports(1), out)
+    assert meta["distribute"] == {"mode": "data-parallel", "engine": "keras.distribution.DataParallel",
+                                  "devices": 2, "processes": 2}
+    _assert_same_training(out, one_device_run)
+    # its step-2 checkpoint, resumed in this process on one device, reaches the one-device step 4
+    from msrgan.cli import main
+
+    resumed = tmp_path / "resumed"
+    shutil.copytree(out, resumed)
+    shutil.rmtree(resumed / "checkpoints" / "step-00000004")
+    assert main(["train", "--config", str(resumed / "train_config.json"), "--resume", "--distribute", "none",
+                 "--out", str(resumed)]) == 0
+    _assert_same_training(resumed, one_device_run, steps=(4,))
 
 
 # --------------------------------------------------------------------------------- TensorFlow
@@ -233,22 +273,8 @@ def test_tensorflow_multi_worker_matches_one_device(backend, tmp_path, one_devic
     """Two worker processes on this host (--coordinator localhost:PORT: workers at PORT and PORT + 1)."""
     if backend != "tensorflow":  # deliberate: needs this session's reference run
         pytest.skip("runs in the KERAS_BACKEND=tensorflow session (its subprocesses use TensorFlow)")
-    port = _free_ports(2)
     out = tmp_path / "run"
-    workers = [subprocess.Popen(
-        [sys.executable, "-m", "msrgan", *TINY, "--distribute", "data-parallel", "--coordinator", f"localhost:{port}",
-         "--num-processes", "2", "--process-id", str(i), "--out", str(out)],
-        env=_env("tensorflow"), cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for i in range(2)]
-    try:
-        results = [w.communicate(timeout=600) for w in workers]
-    finally:
-        for w in workers:
-            w.kill()
-    for w, (_, err) in zip(workers, results):
-        assert w.returncode == 0, err[-4000:]
-    assert "saved the generator" in results[0][0] and "saved the generator" not in results[1][0]  # the chief writes
-    meta = json.loads((out / "training.json").read_text())
+    meta = _two_processes("tensorflow", _free_ports(2), out)
     assert meta["distribute"] == {"mode": "data-parallel", "engine": "tf.distribute.MultiWorkerMirroredStrategy",
                                   "devices": 2, "processes": 2}
     _assert_same_training(out, one_device_run)

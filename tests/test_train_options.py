@@ -182,9 +182,11 @@ def test_to_dict_round_trips_and_train_config_keeps_its_keys(tmp_path):
     d = o.to_dict()
     d["data_params"]["psf"].append(9)  # a copy: the options do not change
     assert o.data_params["psf"] == [0.8, 2.5]
-    # train_config.json: every setting but how this invocation treated OUT; read back by from_file
+    # train_config.json: every setting but how this invocation treated OUT and where its processes ran;
+    # read back by from_file
     record = o.run_record()
-    assert set(record) == set(TrainOptions.names()) - set(NOT_RECORDED) and {"overwrite", "resume"} == set(NOT_RECORDED)
+    assert set(NOT_RECORDED) == {"overwrite", "resume", "coordinator", "num_processes", "process_id"}
+    assert set(record) == set(TrainOptions.names()) - set(NOT_RECORDED)
     write_config(tmp_path / "train_config.json", record)
     assert TrainOptions.from_file(tmp_path / "train_config.json") == o.replace(overwrite=False)
 

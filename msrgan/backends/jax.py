@@ -128,7 +128,9 @@ def enable_data_parallel(devices=None, *, coordinator=None, num_processes=None, 
     if multi:
         keras.distribution.initialize(coordinator, int(num_processes), int(process_id))
     devices = list(devices) if devices is not None else keras.distribution.list_devices()
-    distribution = keras.distribution.DataParallel(devices=devices)
+    # Each process already feeds its own rows of the global batch (DataParallel.local_rows): Keras's
+    # automatic sharding, which accepts only a tf.data.Dataset, must not split them again.
+    distribution = keras.distribution.DataParallel(devices=devices, auto_shard_dataset=not multi)
     keras.distribution.set_distribution(distribution)
     return KerasDataParallel(len(devices), num_processes=num_processes if multi else 1,
                              process_id=process_id if multi else 0, handle=distribution)

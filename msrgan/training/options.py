@@ -31,8 +31,10 @@ SYNTHETIC_COUNT = 64  # synthetic fields drawn when --count is not given
 RESUMABLE_CHANGES = frozenset({"gan_steps", "checkpoint_every", "log_every", "verbose", "tensorboard", "grid_images",
                                "out", "jit_compile", "distribute", "coordinator", "num_processes", "process_id",
                                "max_memory", "strict"})
-# How this invocation treats OUT, not part of the run: never recorded in train_config.json.
-NOT_RECORDED = ("overwrite", "resume")
+# How this invocation treats OUT, and where its processes run (process_id even differs between
+# them): not part of the run, never recorded in train_config.json. A run written by several processes
+# then resumes with --config OUT/train_config.json on one device (--distribute none) or on others.
+NOT_RECORDED = ("overwrite", "resume", "coordinator", "num_processes", "process_id")
 
 
 @dataclasses.dataclass(frozen=True)
