@@ -280,14 +280,25 @@ def test_output_problems_stop_before_the_model_runs(case, model_folder, tmp_path
     assert calls == [] and not out.exists()
 
 
-@pytest.mark.parametrize("tile", ["0", "-5"])
-def test_tile_errors_say_the_same_rule(tile, model_folder, tmp_path, capsys):
-    from msrgan.data.io import write_image
+@pytest.mark.parametrize("flag,value,needles", [
+    ("--tile", "0", ["tile must be an integer >= 1", "tile=0"]),
+    ("--tile", "-5", ["tile must be an integer >= 1", "tile=-5"]),
+    ("--overlap", "-1", ["overlap must be an integer >= 0", "overlap=-1"]),
+    ("--batch-size", "0", ["batch_size must be a positive integer, got 0"]),
+    ("--channels", "x", ["--channels", "'x' must be comma-separated integers"]),
+])
+def test_tiling_flag_errors_are_usage_errors_before_any_input_is_read(flag, value, needles, tmp_path, capsys,
+                                                                      monkeypatch):
+    """Values the command line alone shows to be wrong: exit status 2, the library's rule in one line,
+    and neither the input nor the model is opened (neither exists here)."""
+    from msrgan.commands import upscale
 
-    write_image(tmp_path / "a.png", np.zeros((16, 16), np.uint8))
-    assert main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--model", str(model_folder),
-                 "--tile", tile]) == EXIT_USAGE
-    _one_line_error(capsys, "tile must be an integer >= 1", f"tile={tile}")
+    opened = []
+    monkeypatch.setattr(upscale, "expand_inputs", lambda *a: opened.append(a) or [])
+    assert main(["upscale", str(tmp_path / "missing.png"), "-o", str(tmp_path / "o"), "--model",
+                 str(tmp_path / "no-model"), flag, value]) == EXIT_USAGE
+    _one_line_error(capsys, *needles)
+    assert opened == [] and not (tmp_path / "o").exists()
 
 
 # ------------------------------------------------------------------------------------------------

@@ -192,8 +192,20 @@ def run(args) -> int:
     from msrgan.errors import UsageError
     from msrgan.inference import load_generator
 
-    if args.tile is not None and args.tile < 1:  # the rule plan_tiles states, before any input is read
-        raise UsageError(f"tile must be an integer >= 1, got tile={args.tile}")
+    # the rules plan_tiles and predict_tiled state, checked before any input or model is read
+    for value, name, low in ((args.tile, "tile", 1), (args.overlap, "overlap", 0)):
+        if value is not None and value < low:
+            raise UsageError(f"{name} must be an integer >= {low}, got {name}={value}")
+    if args.batch_size < 1:
+        raise UsageError(f"batch_size must be a positive integer, got {args.batch_size}")
+    channels_map = None
+    if args.channels is not None:
+        from msrgan.inference import parse_channels_map
+
+        try:
+            channels_map = parse_channels_map(args.channels)
+        except ValueError as exc:
+            raise UsageError(f"--channels: {exc}") from None
     inputs = expand_inputs(args.inputs)
     if args.model is not None:
         model = load_generator(args.model)
@@ -204,11 +216,6 @@ def run(args) -> int:
         model = DefaultPresets(load_generator)
         scale = int(model(1).scale)
     targets = plan_outputs(inputs, args.output, scale, args.suffix, args.overwrite)
-    channels_map = None
-    if args.channels is not None:
-        from msrgan.inference import parse_channels_map
-
-        channels_map = parse_channels_map(args.channels)
     for src, dst in tqdm(list(zip(inputs, targets)), desc="upscaling", unit="image", disable=len(inputs) < 2):
         upscale_file(src, dst, model, axes=args.axes, tile=args.tile, overlap=args.overlap, batch_size=args.batch_size,
                      channels_map=channels_map, normalization=args.normalization, overwrite=args.overwrite,
