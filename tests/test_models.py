@@ -246,6 +246,7 @@ def _value_and_grads(fn, x, kernel, upstream):
     ("im2col", (3, 2), 2, "valid"), ("im2col", (1, 1), 1, "same"),
     ("tap_gradient", (3, 3), 1, "same"), ("tap_gradient", (3, 3), 2, "same"), ("tap_gradient", (4, 4), 2, "same"),
     ("tap_gradient", (3, 2), 2, "valid"), ("tap_gradient", (9, 1), 1, "same"),
+    ("tap_gradient", (3, 2), 1, "valid"), ("tap_gradient", (4, 3), 1, "same"),
 ])
 def test_rewritten_convolutions_equal_ops_conv_in_values_and_gradients(form, kernel_size, strides, padding,
                                                                          backend):

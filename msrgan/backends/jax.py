@@ -9,9 +9,10 @@
 - Inference compiles with ``jax.jit`` and runs channels-last (XLA's CPU convolutions want NHWC).
 - Convolutions with many input channels run as im2col matrix products on CPUs
   (``msrgan.backends.convolution.im2col_conv``): XLA's CPU kernel gradient is an image-sized
-  convolution, far slower than the product. Those with fewer (from 32) keep XLA's convolution and
-  input gradient but take their kernel gradient as one matrix product per kernel tap
-  (:func:`tap_gradient_conv`, a ``jax.custom_vjp``).
+  convolution, far slower than the product. Those with fewer (from 32) whose input or output
+  reaches 2 MiB keep XLA's convolution and input gradient but take their kernel gradient as
+  matrix products (:func:`tap_gradient_conv`, a ``jax.custom_vjp``); smaller ones keep XLA's own,
+  which is fast while the operands stay in cache.
 - Data-parallel training is ``keras.distribution.DataParallel`` (XLA's GSPMD inserts the
   gradient all-reduce; no change to the model or the step). On several hosts each process feeds
   its rows of the global batch, which Keras assembles into one global array.
@@ -184,8 +185,9 @@ def conv2d(inputs, kernel, *, strides, padding, dilation_rate, data_format, grou
 
 
 TAP_GRADIENT_MIN_CHANNELS = 32  # JAX on CPUs: convolutions with this many inputs or more (and below im2col's) get it
-# ... when their input or output is at least this many bytes: XLA's own kernel gradient was as fast or
-# faster below (batch 8, 24x24, 64 -> 64: 3.0 ms against 4.6; batch 16: 11.0 against 9.1; Intel, 2 cores)
+# ... when their input or output is at least this many bytes. Below, XLA's own kernel gradient was as
+# fast or faster (24x24, 64 -> 64 channels: batch 4 1.5 ms against 2.5, batch 8 (1.2 MB) 3.0 against
+# 4.6); above, it falls off (batch 16, 2.4 MB: 11.0 against 9.1; Intel, 2 cores, 2 MB of L2 per core)
 TAP_GRADIENT_MIN_BYTES = 2**21
 
 
@@ -194,8 +196,9 @@ def _uses_tap_gradient(inputs, kernel, strides, dilation_rate, data_format, grou
             or tuple(dilation_rate) != (1, 1) or groups != 1 or None in tuple(inputs.shape) or not _on_cpu()):
         return False
     b, h, w, cin = (int(d) for d in inputs.shape)
-    pixels_out = b * -(-h // strides[0]) * -(-w // strides[1])
-    return 4 * max(b * h * w * cin, pixels_out * int(kernel.shape[3])) >= TAP_GRADIENT_MIN_BYTES
+    pixels_out = b * -(-h // strides[0]) * -(-w // strides[1])  # "same"; "valid" has a few fewer
+    itemsize = np.dtype(inputs.dtype).itemsize
+    return itemsize * max(b * h * w * cin, pixels_out * int(kernel.shape[3])) >= TAP_GRADIENT_MIN_BYTES
 
 
 def _lax_conv(x, kernel, strides, padding):
@@ -209,7 +212,9 @@ def tap_gradient_conv(x, kernel, strides, padding):
     input view, ``(pixels, in)``, contracted over the pixels with the output gradient ``(pixels,
     out)``. XLA's CPU kernel gradient is a convolution with an image-sized window, several times
     slower for the generator's sub-pixel layers (batch 4, 48x48, 64 -> 256: 60 -> 14 ms on 2 cores).
-    The input gradient is XLA's own."""
+    A stride-1 layer with at most half as many outputs as inputs takes it as one product instead,
+    the output gradient shifted per tap (:func:`_shifted_gradient_product`). The input gradient is
+    XLA's own."""
     return _lax_conv(x, kernel, strides, padding)
 
 
