@@ -139,15 +139,16 @@ def parse_channels_map(channels_map) -> tuple[int, ...]:
     """``"2,1,0"`` or ``(2, 1, 0)`` -> ``(2, 1, 0)``; a ValueError for anything else."""
     if isinstance(channels_map, str):
         try:
-            return tuple(int(v) for v in channels_map.replace(" ", "").split(",") if v != "")
+            idx = tuple(int(v) for v in channels_map.replace(" ", "").split(",") if v != "")
         except ValueError:
             raise ValueError(f"channels map {channels_map!r} must be comma-separated integers, e.g. 2,1,0") from None
-    try:
-        idx = tuple(int(v) for v in channels_map)
-    except (TypeError, ValueError):
-        raise ValueError(f"channels_map must be a sequence of channel indices, got {channels_map!r}") from None
+    else:
+        try:
+            idx = tuple(int(v) for v in channels_map)
+        except (TypeError, ValueError):
+            raise ValueError(f"channels_map must be a sequence of channel indices, got {channels_map!r}") from None
     if not idx:
-        raise ValueError("channels_map is empty")
+        raise ValueError(f"channels_map is empty (got {channels_map!r})")
     return idx
 
 

@@ -286,6 +286,7 @@ def test_output_problems_stop_before_the_model_runs(case, model_folder, tmp_path
     ("--overlap", "-1", ["overlap must be an integer >= 0", "overlap=-1"]),
     ("--batch-size", "0", ["batch_size must be a positive integer, got 0"]),
     ("--channels", "x", ["--channels", "'x' must be comma-separated integers"]),
+    ("--channels", ",", ["--channels", "channels_map is empty (got ',')"]),
 ])
 def test_tiling_flag_errors_are_usage_errors_before_any_input_is_read(flag, value, needles, tmp_path, capsys,
                                                                       monkeypatch):
