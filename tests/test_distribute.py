@@ -1,6 +1,7 @@
 """Data-parallel training matches training on one device, on every backend, with the engine each ships.
 
-- JAX: ``keras.distribution.DataParallel`` over 4 virtual CPU devices (``XLA_FLAGS``), in a JAX subprocess;
+- JAX: ``keras.distribution.DataParallel`` over 4 virtual CPU devices (``XLA_FLAGS``), in a JAX subprocess,
+  and over two processes on this host (the multi-host flags; XLA's collectives over gloo);
 - TensorFlow: ``MirroredStrategy`` over 2 logical CPU devices, and ``MultiWorkerMirroredStrategy`` over two
   worker processes on this host;
 - PyTorch: ``torchrun --nproc_per_node 2`` on gloo (one process per device, DDP's gradient all-reduce).

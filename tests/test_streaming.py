@@ -262,17 +262,18 @@ def test_mapped_pages_are_dropped_in_batches(tmp_path, monkeypatch):
 
     fields = [_field(i, (256, 256, 4)) for i in range(3)]
     for i, f in enumerate(fields):
-        write_image(tmp_path / f"f{i}.tif", f)  # ImageJ CYX: one read per plane
+        write_image(tmp_path / f"f{i}.tif", f)  # ImageJ CYX: 4 planes per region read
     src = open_lazy_folder(tmp_path)
     store = src.info["store"]
     plane = 31 * 256 * 2 + 32 * 2  # the span one 32x32 read touches in one plane of a 256-wide uint16 field
     monkeypatch.setattr(file_regions, "RELEASE_EVERY", 10 * plane)
     monkeypatch.setattr(file_regions, "_pending", threading.local())  # this test's worker state only
-    released, opened = [], []
+    released, opened, reads = [], [], [0]
     real_release, real_init = file_regions._Mapped.release, file_regions._Mapped.__init__
 
     def counting_release(self):
-        released.append(self.span)
+        assert self.span is not None
+        released.append(reads[0])  # how many region reads had been made when this mapping was dropped
         real_release(self)
 
     def counting_init(self, path):
@@ -282,9 +283,11 @@ def test_mapped_pages_are_dropped_in_batches(tmp_path, monkeypatch):
     monkeypatch.setattr(file_regions._Mapped, "release", counting_release)
     monkeypatch.setattr(file_regions._Mapped, "__init__", counting_init)
     for k in range(12):
+        reads[0] = k + 1
         y = 7 * k
         np.testing.assert_array_equal(src.images[k % 3][y:y + 32, 10:42], fields[k % 3][y:y + 32, 10:42])
-    # 48 plane reads: a drop after reads 10, 20, 30 and 40, each of the 3 files touched in between
-    assert len(released) == 12 and all(span is not None for span in released)
+    # 12 region reads of 4 planes each: the touched bytes reach 10 planes' worth at reads 3, 6, 9 and 12,
+    # and each drop releases the 3 files touched since the last one
+    assert released == [3] * 3 + [6] * 3 + [9] * 3 + [12] * 3
     assert sorted(opened) == sorted(str(tmp_path / f"f{i}.tif") for i in range(3))  # each mapped once
     assert store.bytes_mapped == 48 * plane

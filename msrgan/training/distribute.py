@@ -34,9 +34,9 @@ The contract, the same on every backend:
 - The networks start from the same weights everywhere: the seed, then the chief's values broadcast
   (after a ``--resume``, which only the chief reads).
 
-CPU checks: JAX ``XLA_FLAGS=--xla_force_host_platform_device_count=4``; TensorFlow two logical CPUs
-(``tf.config.set_logical_device_configuration``); PyTorch ``torchrun --nproc_per_node 2`` on gloo
-(``tests/test_distribute.py``).
+CPU checks: JAX ``XLA_FLAGS=--xla_force_host_platform_device_count=4``, and two processes with
+``--coordinator localhost:PORT``; TensorFlow two logical CPUs (``tf.config.set_logical_device_configuration``)
+and two worker processes; PyTorch ``torchrun --nproc_per_node 2`` on gloo (``tests/test_distribute.py``).
 """
 
 from __future__ import annotations
