@@ -291,3 +291,78 @@ def test_mapped_pages_are_dropped_in_batches(tmp_path, monkeypatch):
     assert released == [3] * 3 + [6] * 3 + [9] * 3 + [12] * 3
     assert sorted(opened) == sorted(str(tmp_path / f"f{i}.tif") for i in range(3))  # each mapped once
     assert store.bytes_mapped == 48 * plane
+
+
+# ------------------------------------------------------------------------------- msrgan data convert
+
+
+def test_convert_folder_reads_back_exactly_and_streams_by_region(tmp_path):
+    """Every image becomes an uncompressed TIFF of the same name that read_image reads as the original and
+    the streamed source maps (no whole-file decodes): the batches equal those of the original in memory."""
+    from msrgan.data.convert import convert_folder
+
+    src = tmp_path / "src"
+    src.mkdir()
+    imgs = _mixed_folder(src)
+    (src / "metadata.csv").write_text("file_name,label\n")
+    (src / ".manifest.json").write_text("{}")
+    (src / "nucleoli").mkdir()
+    write_image(src / "nucleoli" / "g.png", _field(7, (40, 40), np.uint8))  # class subfolder, one channel
+    report = convert_folder(src, tmp_path / "out", progress=False)
+    out = tmp_path / "out"
+    assert sorted(p.relative_to(out).as_posix() for p in report.written) == sorted(
+        [n.rsplit(".", 1)[0] + ".tif" for n in imgs] + ["nucleoli/g.tif"])
+    assert [p.name for p in report.copied] == ["metadata.csv"] and not (out / ".manifest.json").exists()
+    assert report.skipped == [] and report.bytes_written == sum(p.stat().st_size for p in report.written)
+    for name in imgs:
+        back = read_image(out / (name.rsplit(".", 1)[0] + ".tif"))
+        assert back.dtype == imgs[name].dtype and np.array_equal(back, imgs[name]), name
+        assert probe_file(out / (name.rsplit(".", 1)[0] + ".tif")).kind == "contiguous", name
+    for folder in (out, src):  # the rest is the original flat folder
+        (folder / "nucleoli" / (("g.tif") if folder is out else "g.png")).unlink()
+        (folder / "nucleoli").rmdir()
+    mem, lazy = load_folder(src), open_lazy_folder(out)
+    assert {im.kind for im in lazy.images} == {"contiguous"}
+    assert [n.rsplit(".", 1)[0] for n in lazy.names] == [n.rsplit(".", 1)[0] for n in mem.names]
+    for x, y in zip(PatchDataset(mem.images, **PATCH)[2], PatchDataset(lazy.images, **PATCH)[2]):
+        assert np.array_equal(x, y)
+
+
+def test_convert_folder_refuses_before_writing_and_never_leaves_a_partial_folder(tmp_path):
+    from msrgan.data.convert import convert_folder
+
+    src = tmp_path / "src"
+    write_image(src / "a.png", _field(0, (32, 32), np.uint8))
+    write_image(src / "b.tif", _field(1, (32, 32, 3)))
+    (src / "broken.png").write_bytes(b"not a png")
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(FileExistsError, match="taken exists"):
+        convert_folder(src, tmp_path / "taken", progress=False)
+    with pytest.raises(ValueError, match="inside the folder it converts"):
+        convert_folder(src, src / "out", progress=False)
+    with pytest.raises(ValueError, match="broken.png"):
+        convert_folder(src, tmp_path / "strict", strict=True, progress=False)
+    with pytest.warns(UserWarning, match="skipping unreadable image .*broken.png"):
+        report = convert_folder(src, tmp_path / "out", progress=False)
+    assert [p.name for p in report.written] == ["a.tif", "b.tif"] and report.skipped == [src / "broken.png"]
+    write_image(src / "a.jpg", _field(2, (32, 32, 3), np.uint8))
+    with pytest.raises(ValueError, match="would both be written as .*a.tif"):
+        convert_folder(src, tmp_path / "clash", progress=False)
+    # nothing but the one finished folder, and no partial folder beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "src", "taken"]
+
+
+def test_streaming_whole_file_formats_warns_and_names_the_conversion(tmp_path, capsys):
+    from msrgan.cli import main
+
+    for i in range(3):
+        write_image(tmp_path / "src" / f"0{i}_f{i}.png", _field(i, (48, 48, 3), np.uint8))
+    with pytest.warns(UserWarning, match="3 of 3 streamed images .*msrgan data convert"):
+        open_training_source(tmp_path / "src", max_memory=1)
+    assert main(["data", "convert", str(tmp_path / "src"), str(tmp_path / "tif")]) == 0
+    assert "wrote 3 image(s) as TIFF" in capsys.readouterr().out
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the converted folder streams without the warning
+        assert len(open_training_source(tmp_path / "tif", max_memory=1).images) == 3
+    assert main(["data", "convert", str(tmp_path / "src"), str(tmp_path / "tif")]) == 3  # exists: input error
+    assert "tif exists" in capsys.readouterr().err

@@ -5,6 +5,8 @@
   fields as ``.tif``), plus ``metadata.csv`` and a hidden manifest (``.msrgan-synth.json``: the files it
   wrote, with their sha256). With ``--overwrite`` it replaces only files that manifest lists, unchanged.
 - ``msrgan data show SOURCE -o sheet.png``: a contact sheet, one labelled row per class.
+- ``msrgan data convert SOURCE OUT``: every image as an uncompressed TIFF in a new folder, which a
+  streamed training source reads by region (``msrgan.data.convert``).
 - ``msrgan data push SOURCE --repo OWNER/NAME``: a Hugging Face dataset with a dataset card.
 
 ``SOURCE`` is anything ``msrgan.data.load_source`` reads: a folder (CYTO2017 layout, class subfolders,
@@ -25,9 +27,10 @@ SYNTH_GENERATOR = "msrgan data synth"
 
 
 def register(sub) -> None:
-    p = sub.add_parser("data", help="make (synth), look at (show) and publish (push) datasets",
-                       description="Make synthetic datasets (synth), look at a dataset (show), publish one to the "
-                                   "Hugging Face Hub (push).")
+    p = sub.add_parser("data", help="make (synth), look at (show), convert and publish (push) datasets",
+                       description="Make synthetic datasets (synth), look at a dataset (show), convert a folder "
+                                   "to TIFFs that stream at full speed (convert), publish one to the Hugging Face "
+                                   "Hub (push).")
     dsub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -61,6 +64,18 @@ def register(sub) -> None:
     _source_options(sh)
     sh.set_defaults(func=run_show)
 
+    cv = dsub.add_parser("convert", help="rewrite a folder's images as uncompressed TIFFs, which stream at full speed",
+                         description="Writes every image under SOURCE as an uncompressed ImageJ TIFF under the new "
+                                     "folder OUT, with the same relative path and name (suffix .tif), so a folder "
+                                     "too large for memory streams at full speed: PNG and JPEG can only be decoded "
+                                     "whole, a TIFF is read by region. Non-image files are copied, hidden ones are "
+                                     "not; each new file reads back as exactly the original's array. OUT appears "
+                                     "only when every image is written.")
+    cv.add_argument("source", help="folder to convert (any layout msrgan reads)")
+    cv.add_argument("out", help="new folder to write (must not exist)")
+    cv.add_argument("--strict", action="store_true", help="fail on an unreadable file instead of skipping it")
+    cv.set_defaults(func=run_convert)
+
     pu = dsub.add_parser("push", help="publish a folder or dataset to the Hugging Face Hub with a dataset card")
     pu.add_argument("source", help="folder, Hugging Face dataset folder, or 'synthetic'")
     pu.add_argument("--repo", required=True, help="OWNER/NAME of the dataset repository")
@@ -85,6 +100,16 @@ def _source_options(p) -> None:
 
 
 # ------------------------------------------------------------------------------------------------
+
+
+def run_convert(args) -> int:
+    from msrgan.data.convert import convert_folder
+
+    report = convert_folder(args.source, args.out, strict=args.strict)
+    skipped = f"; skipped {len(report.skipped)} unreadable" if report.skipped else ""
+    print(f"wrote {len(report.written)} image(s) as TIFF ({report.bytes_written / 1e6:,.1f} MB) and copied "
+          f"{len(report.copied)} other file(s) to {report.out}{skipped}")
+    return 0
 
 
 def run_synth(args) -> int:
