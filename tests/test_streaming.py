@@ -348,8 +348,31 @@ def test_convert_folder_refuses_before_writing_and_never_leaves_a_partial_folder
     write_image(src / "a.jpg", _field(2, (32, 32, 3), np.uint8))
     with pytest.raises(ValueError, match="would both be written as .*a.tif"):
         convert_folder(src, tmp_path / "clash", progress=False)
+    with pytest.raises(ValueError, match="tile must be a positive multiple of 16"):
+        convert_folder(src, tmp_path / "bad_tile", compression="zlib", tile=100, progress=False)
+    with pytest.raises(ValueError, match="compression must be one of"):
+        convert_folder(src, tmp_path / "bad_codec", compression="lzw", progress=False)
     # nothing but the one finished folder, and no partial folder beside it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "src", "taken"]
+
+
+def test_convert_folder_zlib_writes_lossless_tiles_read_tile_by_tile(tmp_path):
+    from msrgan.data.convert import convert_folder
+
+    src = tmp_path / "src"
+    src.mkdir()
+    imgs = _mixed_folder(src)
+    convert_folder(src, tmp_path / "z", compression="zlib", tile=32, progress=False)
+    for name, want in imgs.items():
+        path = tmp_path / "z" / (name.rsplit(".", 1)[0] + ".tif")
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            assert page.is_tiled and (page.tilelength, page.tilewidth) == (32, 32) and page.compression == 8
+        assert probe_file(path).kind == "chunked" and np.array_equal(read_image(path), want), name
+    mem, lazy = load_folder(src), open_lazy_folder(tmp_path / "z")
+    for x, y in zip(PatchDataset(mem.images, **PATCH)[1], PatchDataset(lazy.images, **PATCH)[1]):
+        assert np.array_equal(x, y)
+    lazy.info["store"].handles.close()  # this worker's open files
 
 
 def test_streaming_whole_file_formats_warns_and_names_the_conversion(tmp_path, capsys):
@@ -366,3 +389,8 @@ def test_streaming_whole_file_formats_warns_and_names_the_conversion(tmp_path, c
         assert len(open_training_source(tmp_path / "tif", max_memory=1).images) == 3
     assert main(["data", "convert", str(tmp_path / "src"), str(tmp_path / "tif")]) == 3  # exists: input error
     assert "tif exists" in capsys.readouterr().err
+    assert main(["data", "convert", str(tmp_path / "src"), str(tmp_path / "z"), "--compression", "zlib",
+                 "--tile", "40"]) == 2  # usage error, before anything is read
+    assert "--tile must be a positive multiple of 16 (TIFF tiles are), got 40" in capsys.readouterr().err
+    assert main(["data", "convert", str(tmp_path / "src"), str(tmp_path / "z"), "--compression", "zlib"]) == 0
+    assert {probe_file(p).kind for p in (tmp_path / "z").iterdir()} == {"chunked"}

@@ -73,6 +73,11 @@ def register(sub) -> None:
                                      "only when every image is written.")
     cv.add_argument("source", help="folder to convert (any layout msrgan reads)")
     cv.add_argument("out", help="new folder to write (must not exist)")
+    cv.add_argument("--compression", choices=("none", "zlib"), default="none",
+                    help="none (default: uncompressed, memory-mapped, the fastest to stream) or zlib (lossless, "
+                         "tiled: about a quarter of the speed, a fraction of the disk for real microscopy)")
+    cv.add_argument("--tile", type=int, default=256, help="tile side of compressed files, a multiple of 16 "
+                                                         "(default 256)")
     cv.add_argument("--strict", action="store_true", help="fail on an unreadable file instead of skipping it")
     cv.set_defaults(func=run_convert)
 
@@ -105,7 +110,10 @@ def _source_options(p) -> None:
 def run_convert(args) -> int:
     from msrgan.data.convert import convert_folder
 
-    report = convert_folder(args.source, args.out, strict=args.strict)
+    if args.tile < 16 or args.tile % 16:
+        raise UsageError(f"--tile must be a positive multiple of 16 (TIFF tiles are), got {args.tile}")
+    report = convert_folder(args.source, args.out, compression=None if args.compression == "none" else args.compression,
+                            tile=args.tile, strict=args.strict)
     skipped = f"; skipped {len(report.skipped)} unreadable" if report.skipped else ""
     print(f"wrote {len(report.written)} image(s) as TIFF ({report.bytes_written / 1e6:,.1f} MB) and copied "
           f"{len(report.copied)} other file(s) to {report.out}{skipped}")

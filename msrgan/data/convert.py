@@ -7,7 +7,9 @@ about 2 patches/s on 2 cores, against about 2500 from uncompressed TIFFs). :func
 writes every image of a folder as an uncompressed ImageJ TIFF (``msrgan.data.io.write_image``: planes
 stored one after another, which the streamed source maps), with the same relative path and name and
 the suffix ``.tif``, so the folder layouts, labels and per-channel patterns read it as before (a
-``--pattern`` names the new suffix). Non-image files (``metadata.csv``) are copied; hidden files are
+``--pattern`` names the new suffix). ``compression="zlib"`` writes lossless tiled TIFFs instead,
+streamed tile by tile: slower (about 590 patches/s for those fields) but smaller on disk for real
+microscopy, which compresses. Non-image files (``metadata.csv``) are copied; hidden files are
 not. ``read_image`` of each new file gives exactly the array it gives of the original (the dtype and
 channels kept: decoded JPEG pixels are written as decoded).
 
@@ -40,7 +42,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ConversionReport", "convert_folder"]
+__all__ = ["COMPRESSIONS", "ConversionReport", "convert_folder"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,12 +61,21 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
-def convert_folder(src, out, *, strict: bool = False, progress: bool = True) -> ConversionReport:
-    """Writes every image under ``src`` as an uncompressed TIFF under the new folder ``out``.
+COMPRESSIONS = (None, "zlib")
+
+
+def convert_folder(src, out, *, compression: str | None = None, tile: int = 256, strict: bool = False,
+                   progress: bool = True) -> ConversionReport:
+    """Writes every image under ``src`` as a TIFF under the new folder ``out``: uncompressed by default.
 
     Args:
         src: The folder to convert (every layout the loaders read: flat, class subfolders, per-channel files).
         out: The folder to create; it must not exist yet, nor lie inside ``src``.
+        compression: ``None`` (an uncompressed ImageJ TIFF, memory-mapped when streamed: the fastest) or
+            ``"zlib"`` (lossless, tiled: a patch decodes the tiles it overlaps; 2048x2048x4 16-bit fields
+            streamed at about 590 patches/s on 2 cores against about 2500, in a fraction of the disk
+            space for real microscopy, which compresses).
+        tile: The tile side of compressed files, a multiple of 16 (TIFF's rule).
         strict: Stop at an unreadable image instead of skipping it with a warning.
         progress: Show a progress bar.
 
@@ -75,7 +86,8 @@ def convert_folder(src, out, *, strict: bool = False, progress: bool = True) -> 
         FileNotFoundError / NotADirectoryError: ``src`` is missing or not a folder.
         FileExistsError: ``out`` exists.
         ValueError: ``out`` inside ``src``; two images that would be written to the same file; an
-            unreadable image with ``strict``; a disk without room for the estimated output.
+            unreadable image with ``strict``; a disk without room for the estimated output (the
+            uncompressed size, also when compressing); an unknown ``compression`` or a bad ``tile``.
     """
     from tqdm.auto import tqdm
 
@@ -83,6 +95,10 @@ def convert_folder(src, out, *, strict: bool = False, progress: bool = True) -> 
     from msrgan.data.io import is_image_file, read_image, write_image
     from zoo.files import atomic_folder
 
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression must be one of {', '.join(map(str, COMPRESSIONS))}, got {compression!r}")
+    if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 16 or tile % 16:
+        raise ValueError(f"tile must be a positive multiple of 16 (TIFF tiles are), got tile={tile!r}")
     src, out = Path(src), Path(out)
     if not src.exists():
         raise FileNotFoundError(f"{src}: no such folder")
@@ -144,7 +160,10 @@ def convert_folder(src, out, *, strict: bool = False, progress: bool = True) -> 
                 continue
             dst = stage / rel.with_suffix(".tif")
             dst.parent.mkdir(parents=True, exist_ok=True)
-            write_image(dst, image)
+            if compression is None:
+                write_image(dst, image)
+            else:
+                _write_tiled(dst, image, compression, int(tile))
             total += dst.stat().st_size
             written.append(out / rel.with_suffix(".tif"))
         for rel in others:
@@ -154,3 +173,14 @@ def convert_folder(src, out, *, strict: bool = False, progress: bool = True) -> 
             copied.append(out / rel)
     logger.info("converted %d image(s) of %s to %s (%.1f MB)", len(written), src, out, total / 1e6)
     return ConversionReport(out, written, copied, skipped, total)
+
+
+def _write_tiled(path: Path, image: np.ndarray, compression: str, tile: int) -> None:
+    """A tiled, compressed TIFF that ``read_image`` reads back as ``image``: planes (CYX) for several
+    channels, so a patch of one channel decodes that channel's tiles only."""
+    import tifffile
+
+    data, axes = (np.moveaxis(image, -1, 0), "CYX") if image.ndim == 3 and image.shape[-1] > 1 else (
+        image.reshape(image.shape[:2]), "YX")
+    tifffile.imwrite(path, data, tile=(tile, tile), compression=compression, photometric="minisblack",
+                     metadata={"axes": axes})
