@@ -382,6 +382,9 @@ def test_streaming_whole_file_formats_warns_and_names_the_conversion(tmp_path, c
         write_image(tmp_path / "src" / f"0{i}_f{i}.png", _field(i, (48, 48, 3), np.uint8))
     with pytest.warns(UserWarning, match="3 of 3 streamed images .*msrgan data convert"):
         open_training_source(tmp_path / "src", max_memory=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # streamed, but every decoded image fits the cache: decoded once each
+        open_training_source(tmp_path / "src", max_memory=1, cache_bytes=3 * 48 * 48 * 3)
     assert main(["data", "convert", str(tmp_path / "src"), str(tmp_path / "tif")]) == 0
     assert "wrote 3 image(s) as TIFF" in capsys.readouterr().out
     with warnings.catch_warnings():

@@ -243,23 +243,26 @@ def open_training_source(
         lazy_args = {k: kwargs[k] for k in ("channels", "strict") if k in kwargs}
         src = open_lazy_folder(spec, cache_bytes=cache, process_id=process_id, num_processes=num_processes,
                                **folder_args, **lazy_args)
-        _warn_whole_decodes(spec, src.images)
+        _warn_whole_decodes(spec, src.images, cache)
         return _decided(src, True, est, budget, f"{spec}: streaming from the files",
                         f"decoded-image cache {cache / 1e6:,.0f} MB")
     src = shard_source(load_source(spec, **kwargs), process_id=process_id, num_processes=num_processes)
     return _decided(src, False, est, budget, f"{spec}: loading into memory")
 
 
-def _warn_whole_decodes(spec, images) -> None:
-    """Warns when streamed images can only be decoded whole (PNG, JPEG, TIFFs of other layouts): a patch
-    of one not in the decoded-image cache costs the whole file (2048x2048 16-bit PNGs: about 2 patches/s
-    on 2 cores, against about 2500 from uncompressed TIFFs read by region)."""
-    whole = sum(getattr(im, "kind", None) == "decoded" for im in images)
-    if whole:
-        warnings.warn(f"{spec}: {whole} of {len(images)} streamed images (PNG, JPEG or TIFFs of other layouts) "
-                      "cannot be read by region, so a patch of one that is not in the decoded-image cache decodes "
-                      "the whole file, far slower than a TIFF read; `msrgan data convert SOURCE OUT` rewrites the "
-                      "folder once as uncompressed TIFFs, which stream at full speed", stacklevel=3)
+def _warn_whole_decodes(spec, images, cache_bytes: int) -> None:
+    """Warns when streamed images that can only be decoded whole (PNG, JPEG, TIFFs of other layouts) do
+    not fit the decoded-image cache: a patch of one not in the cache then costs the whole file
+    (2048x2048 16-bit PNGs: about 2 patches/s on 2 cores, against about 2500 from uncompressed TIFFs
+    read by region)."""
+    whole = [im for im in images if getattr(im, "kind", None) == "decoded"]
+    if sum(im.nbytes for im in whole) > cache_bytes:
+        warnings.warn(f"{spec}: {len(whole)} of {len(images)} streamed images (PNG, JPEG or TIFFs of other "
+                      f"layouts, {sum(im.nbytes for im in whole) / 1e6:,.0f} MB decoded, more than the "
+                      f"{cache_bytes / 1e6:,.0f} MB decoded-image cache) cannot be read by region, so a patch of one "
+                      "that is not in the cache decodes the whole file, far slower than a TIFF read; `msrgan data "
+                      "convert SOURCE OUT` rewrites the folder once as uncompressed TIFFs, which stream at full "
+                      "speed", stacklevel=3)
 
 
 def _stream(streaming, est, budget) -> bool:
