@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 
@@ -396,4 +397,41 @@ def test_streaming_whole_file_formats_warns_and_names_the_conversion(tmp_path, c
                  "--tile", "40"]) == 2  # usage error, before anything is read
     assert "--tile must be a positive multiple of 16 (TIFF tiles are), got 40" in capsys.readouterr().err
     assert main(["data", "convert", str(tmp_path / "src"), str(tmp_path / "z"), "--compression", "zlib"]) == 0
-    assert {probe_file(p).kind for p in (tmp_path / "z").iterdir()} == {"chunked"}
+    assert {probe_file(p).kind for p in (tmp_path / "z").glob("*.tif")} == {"chunked"}
+
+
+def test_an_interrupted_conversion_resumes_and_keeps_what_it_wrote(tmp_path, monkeypatch, capsys):
+    from msrgan.cli import main
+    from msrgan.data import convert
+
+    src = tmp_path / "src"
+    imgs = {f"0{i}_f{i}.png": _field(i, (32, 40, 3), np.uint8) for i in range(4)}
+    for name, im in imgs.items():
+        write_image(src / name, im)
+    from msrgan.data import io
+
+    real_write, calls = io.write_image, []
+
+    def failing_write(path, image, **kw):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C while the third image is written
+        return real_write(path, image, **kw)
+
+    monkeypatch.setattr(io, "write_image", failing_write)
+    with pytest.raises(KeyboardInterrupt):
+        convert.convert_folder(src, tmp_path / "out", progress=False)
+    stage = convert.staging_folder(tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # no partial folder passes for the whole one
+    assert sorted(p.name for p in stage.glob("*.tif")) == ["00_f0.tif", "01_f1.tif"]
+    monkeypatch.setattr(io, "write_image", real_write)
+    with pytest.raises(FileExistsError, match="interrupted conversion .*--resume"):
+        convert.convert_folder(src, tmp_path / "out", progress=False)
+    with pytest.raises(ValueError, match="compression None.*with 'zlib'"):
+        convert.convert_folder(src, tmp_path / "out", compression="zlib", resume=True, progress=False)
+    assert main(["data", "convert", str(src), str(tmp_path / "out"), "--resume"]) == 0
+    said = capsys.readouterr().out
+    assert "wrote 4 image(s)" in said and "2 already written by the interrupted run" in said
+    assert not stage.exists() and json.loads((tmp_path / "out" / convert.RECORD).read_text())["compression"] is None
+    for name, im in imgs.items():
+        assert np.array_equal(read_image(tmp_path / "out" / name.replace(".png", ".tif")), im)

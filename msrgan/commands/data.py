@@ -70,7 +70,7 @@ def register(sub) -> None:
                                      "too large for memory streams at full speed: PNG and JPEG can only be decoded "
                                      "whole, a TIFF is read by region. Non-image files are copied, hidden ones are "
                                      "not; each new file reads back as exactly the original's array. OUT appears "
-                                     "only when every image is written.")
+                                     "only when every image is written; an interrupted run resumes with --resume.")
     cv.add_argument("source", help="folder to convert (any layout msrgan reads)")
     cv.add_argument("out", help="new folder to write (must not exist)")
     cv.add_argument("--compression", choices=("none", "zlib"), default="none",
@@ -79,6 +79,9 @@ def register(sub) -> None:
     cv.add_argument("--tile", type=int, default=256, help="tile side of compressed files, a multiple of 16 "
                                                          "(default 256)")
     cv.add_argument("--strict", action="store_true", help="fail on an unreadable file instead of skipping it")
+    cv.add_argument("--resume", action="store_true",
+                    help="continue an interrupted conversion into OUT (kept in .OUT.converting beside it): the "
+                         "images it wrote are kept")
     cv.set_defaults(func=run_convert)
 
     pu = dsub.add_parser("push", help="publish a folder or dataset to the Hugging Face Hub with a dataset card")
@@ -113,8 +116,9 @@ def run_convert(args) -> int:
     if args.tile < 16 or args.tile % 16:
         raise UsageError(f"--tile must be a positive multiple of 16 (TIFF tiles are), got {args.tile}")
     report = convert_folder(args.source, args.out, compression=None if args.compression == "none" else args.compression,
-                            tile=args.tile, strict=args.strict)
+                            tile=args.tile, strict=args.strict, resume=args.resume)
     skipped = f"; skipped {len(report.skipped)} unreadable" if report.skipped else ""
+    skipped += f"; {report.resumed} already written by the interrupted run" if report.resumed else ""
     print(f"wrote {len(report.written)} image(s) as TIFF ({report.bytes_written / 1e6:,.1f} MB) and copied "
           f"{len(report.copied)} other file(s) to {report.out}{skipped}")
     return 0

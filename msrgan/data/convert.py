@@ -13,8 +13,11 @@ microscopy, which compresses. Non-image files (``metadata.csv``) are copied; hid
 not. ``read_image`` of each new file gives exactly the array it gives of the original (the dtype and
 channels kept: decoded JPEG pixels are written as decoded).
 
-The output folder is new: it is written as a partial folder beside it and renamed into place only
-when every image is written, so an interrupted conversion never passes for a whole one. Unreadable
+The output folder is new: it is written as a staging folder beside it (``.OUT.converting``, each
+file written whole) and renamed into place only when every image is written, so an interrupted
+conversion never passes for a whole one; ``resume=True`` continues it, keeping the images it wrote
+(a conversion of a large collection takes hours). ``OUT/.msrgan-convert.json`` records the source
+and settings. Unreadable
 images are skipped with a warning (``strict=True``: an error), as the loaders do; two sources that
 would become the same file (``a.png`` and ``a.jpg``), an output inside the source, or a disk too
 small for the estimated size stop it before anything is written.
@@ -33,7 +36,9 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -42,19 +47,21 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["COMPRESSIONS", "ConversionReport", "convert_folder"]
+__all__ = ["COMPRESSIONS", "RECORD", "ConversionReport", "convert_folder", "staging_folder"]
 
 
 @dataclasses.dataclass(frozen=True)
 class ConversionReport:
     """What :func:`convert_folder` did: the images written (their paths in the output folder), the
-    other files copied, the sources skipped as unreadable, and the bytes written."""
+    other files copied, the sources skipped as unreadable, the bytes of the images, and how many of
+    them a resumed conversion found already written."""
 
     out: Path
     written: list[Path]
     copied: list[Path]
     skipped: list[Path]
     bytes_written: int
+    resumed: int = 0  # of ``written``, the images an interrupted run had already written
 
 
 def _hidden(rel: Path) -> bool:
@@ -64,8 +71,17 @@ def _hidden(rel: Path) -> bool:
 COMPRESSIONS = (None, "zlib")
 
 
+RECORD = ".msrgan-convert.json"  # in OUT: the source and settings it was converted from (hidden: loaders skip it)
+
+
+def staging_folder(out) -> Path:
+    """Where :func:`convert_folder` writes ``out`` until every image is in it (beside ``out``, hidden)."""
+    out = Path(out)
+    return out.with_name(f".{out.name}.converting")
+
+
 def convert_folder(src, out, *, compression: str | None = None, tile: int = 256, strict: bool = False,
-                   progress: bool = True) -> ConversionReport:
+                   resume: bool = False, progress: bool = True) -> ConversionReport:
     """Writes every image under ``src`` as a TIFF under the new folder ``out``: uncompressed by default.
 
     Args:
@@ -77,6 +93,8 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
             space for real microscopy, which compresses).
         tile: The tile side of compressed files, a multiple of 16 (TIFF's rule).
         strict: Stop at an unreadable image instead of skipping it with a warning.
+        resume: Continue an interrupted conversion into ``out`` (its staging folder, see
+            :func:`staging_folder`): the images it wrote are kept, the others written.
         progress: Show a progress bar.
 
     Returns:
@@ -84,7 +102,8 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
 
     Raises:
         FileNotFoundError / NotADirectoryError: ``src`` is missing or not a folder.
-        FileExistsError: ``out`` exists.
+        FileExistsError: ``out`` exists; an interrupted conversion into ``out`` exists and ``resume`` is
+            not set.
         ValueError: ``out`` inside ``src``; two images that would be written to the same file; an
             unreadable image with ``strict``; a disk without room for the estimated output (the
             uncompressed size, also when compressing); an unknown ``compression`` or a bad ``tile``.
@@ -93,7 +112,7 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
 
     from msrgan.data.file_regions import probe_file
     from msrgan.data.io import is_image_file, read_image, write_image
-    from zoo.files import atomic_folder
+    from zoo.files import atomic_file, plain_folder_permissions
 
     if compression not in COMPRESSIONS:
         raise ValueError(f"compression must be one of {', '.join(map(str, COMPRESSIONS))}, got {compression!r}")
@@ -108,6 +127,17 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
         raise FileExistsError(f"{out} exists; converting writes a new folder (remove it or pick another name)")
     if out.resolve() == src.resolve() or src.resolve() in out.resolve().parents:
         raise ValueError(f"{out} lies inside the folder it converts ({src}); write it elsewhere")
+    stage = staging_folder(out)
+    record = {"source": str(src.resolve()), "compression": compression, "tile": int(tile) if compression else None}
+    if stage.exists() and not resume:
+        raise FileExistsError(f"{stage} holds an interrupted conversion into {out}; resume it (--resume) or "
+                              "delete it")
+    if stage.exists() and (stage / RECORD).is_file():
+        before = json.loads((stage / RECORD).read_text())
+        if before != record:
+            raise ValueError(f"{stage} is a conversion of {before['source']} with compression "
+                             f"{before['compression']!r}, tile {before['tile']}; this one is of {record['source']} "
+                             f"with {compression!r}, tile {record['tile']}: delete it to start over")
 
     images, others, targets = [], [], {}
     for path in sorted(src.rglob("*")):
@@ -135,7 +165,8 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
                 raise
             warnings.warn(f"skipping unreadable image {src / rel}: {exc}", UserWarning, stacklevel=2)
             continue
-        estimate += int(np.prod(layout.shape)) * layout.dtype.itemsize
+        if not (stage / rel.with_suffix(".tif")).exists():  # written by an interrupted run: done
+            estimate += int(np.prod(layout.shape)) * layout.dtype.itemsize
         readable.append(rel)
     kept = set(readable)
     skipped = [src / rel for rel in images if rel not in kept]
@@ -147,9 +178,15 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
         raise ValueError(f"{out}: the converted images need about {estimate / 1e9:,.1f} GB, the disk has "
                          f"{free / 1e9:,.1f} GB free")
 
-    written, copied, total = [], [], 0
-    with atomic_folder(out) as stage:
-        for rel in tqdm(readable, desc="converting", unit="image", disable=not progress):
+    # Each file is written whole (a partial file, renamed), into the staging folder, which becomes
+    # OUT only when every image is in it: an interrupted run leaves the staging folder to resume.
+    stage.mkdir(parents=True, exist_ok=True)
+    with atomic_file(stage / RECORD) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+    written, copied, total, resumed = [], [], 0, 0
+    for rel in tqdm(readable, desc="converting", unit="image", disable=not progress):
+        dst = stage / rel.with_suffix(".tif")
+        if not dst.exists():
             try:
                 image = read_image(src / rel)
             except (ValueError, OSError) as exc:
@@ -158,21 +195,28 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
                 warnings.warn(f"skipping unreadable image {src / rel}: {exc}", UserWarning, stacklevel=2)
                 skipped.append(src / rel)
                 continue
-            dst = stage / rel.with_suffix(".tif")
             dst.parent.mkdir(parents=True, exist_ok=True)
             if compression is None:
                 write_image(dst, image)
             else:
-                _write_tiled(dst, image, compression, int(tile))
-            total += dst.stat().st_size
-            written.append(out / rel.with_suffix(".tif"))
-        for rel in others:
-            dst = stage / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src / rel, dst)
-            copied.append(out / rel)
+                with atomic_file(dst) as tmp:
+                    _write_tiled(tmp, image, compression, int(tile))
+        else:
+            resumed += 1
+        total += dst.stat().st_size
+        written.append(out / rel.with_suffix(".tif"))
+    for rel in others:
+        dst = stage / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(dst) as tmp:
+            shutil.copy2(src / rel, tmp)
+        copied.append(out / rel)
+    if out.exists() or out.is_symlink():
+        raise FileExistsError(f"{out} appeared while converting; the converted folder stays in {stage}")
+    plain_folder_permissions(stage)
+    os.replace(stage, out)
     logger.info("converted %d image(s) of %s to %s (%.1f MB)", len(written), src, out, total / 1e6)
-    return ConversionReport(out, written, copied, skipped, total)
+    return ConversionReport(out, written, copied, skipped, total, resumed)
 
 
 def _write_tiled(path: Path, image: np.ndarray, compression: str, tile: int) -> None:
