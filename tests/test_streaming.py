@@ -435,3 +435,19 @@ def test_an_interrupted_conversion_resumes_and_keeps_what_it_wrote(tmp_path, mon
     assert not stage.exists() and json.loads((tmp_path / "out" / convert.RECORD).read_text())["compression"] is None
     for name, im in imgs.items():
         assert np.array_equal(read_image(tmp_path / "out" / name.replace(".png", ".tif")), im)
+
+
+def test_bench_formats_script_runs_small(capsys):
+    """scripts/bench_formats.py (docs/benchmarks.md), made small: one row per format, read as it should be."""
+    import importlib.util
+
+    from tests.helpers import ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_formats", ROOT / "scripts" / "bench_formats.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--fields", "3", "--size", "128", "--batches", "1", "--cache-fields", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split(" | ") for line in lines if line.startswith("| ") and "---" not in line]
+    assert [r[1] for r in rows[1:]] == ["decoded", "contiguous", "chunked"]
+    assert all(float(r[2].replace(",", "")) > 0 for r in rows[1:])

@@ -75,7 +75,7 @@ def register(sub) -> None:
     cv.add_argument("out", help="new folder to write (must not exist)")
     cv.add_argument("--compression", choices=("none", "zlib"), default="none",
                     help="none (default: uncompressed, memory-mapped, the fastest to stream) or zlib (lossless, "
-                         "tiled: about a quarter of the speed, a fraction of the disk for real microscopy)")
+                         "tiled: about a tenth of the speed, a fraction of the disk for real microscopy)")
     cv.add_argument("--tile", type=int, default=256, help="tile side of compressed files, a multiple of 16 "
                                                          "(default 256)")
     cv.add_argument("--strict", action="store_true", help="fail on an unreadable file instead of skipping it")

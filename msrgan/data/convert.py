@@ -2,13 +2,14 @@
 
 A streamed folder (``msrgan.data.stream``) reads uncompressed TIFFs by region through a memory map and
 tiled or compressed TIFFs tile by tile, but PNG and JPEG can only be decoded whole: every patch of a
-field that is not in the decoded-image cache costs the whole field (2048x2048 16-bit PNGs streamed at
-about 2 patches/s on 2 cores, against about 2500 from uncompressed TIFFs). :func:`convert_folder`
+field that is not in the decoded-image cache costs the whole field (2048x2048x3 16-bit PNGs streamed
+at 3 patches/s on 2 cores, the same fields as uncompressed TIFFs at about 3900:
+``scripts/bench_formats.py``). :func:`convert_folder`
 writes every image of a folder as an uncompressed ImageJ TIFF (``msrgan.data.io.write_image``: planes
 stored one after another, which the streamed source maps), with the same relative path and name and
 the suffix ``.tif``, so the folder layouts, labels and per-channel patterns read it as before (a
 ``--pattern`` names the new suffix). ``compression="zlib"`` writes lossless tiled TIFFs instead,
-streamed tile by tile: slower (about 590 patches/s for those fields) but smaller on disk for real
+streamed tile by tile: slower (about 390 patches/s for those fields) but smaller on disk for real
 microscopy, which compresses. Non-image files (``metadata.csv``) are copied; hidden files are
 not. ``read_image`` of each new file gives exactly the array it gives of the original (the dtype and
 channels kept: decoded JPEG pixels are written as decoded).
@@ -88,8 +89,8 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
         src: The folder to convert (every layout the loaders read: flat, class subfolders, per-channel files).
         out: The folder to create; it must not exist yet, nor lie inside ``src``.
         compression: ``None`` (an uncompressed ImageJ TIFF, memory-mapped when streamed: the fastest) or
-            ``"zlib"`` (lossless, tiled: a patch decodes the tiles it overlaps; 2048x2048x4 16-bit fields
-            streamed at about 590 patches/s on 2 cores against about 2500, in a fraction of the disk
+            ``"zlib"`` (lossless, tiled: a patch decodes the tiles it overlaps; 2048x2048x3 16-bit fields
+            streamed at about 390 patches/s on 2 cores against about 3900, in a fraction of the disk
             space for real microscopy, which compresses).
         tile: The tile side of compressed files, a multiple of 16 (TIFF's rule).
         strict: Stop at an unreadable image instead of skipping it with a warning.

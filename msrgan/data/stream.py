@@ -253,8 +253,8 @@ def open_training_source(
 def _warn_whole_decodes(spec, images, cache_bytes: int) -> None:
     """Warns when streamed images that can only be decoded whole (PNG, JPEG, TIFFs of other layouts) do
     not fit the decoded-image cache: a patch of one not in the cache then costs the whole file
-    (2048x2048 16-bit PNGs: about 2 patches/s on 2 cores, against about 2500 from uncompressed TIFFs
-    read by region)."""
+    (2048x2048x3 16-bit PNGs: 3 patches/s on 2 cores, against about 3900 from uncompressed TIFFs
+    read by region: ``scripts/bench_formats.py``)."""
     whole = [im for im in images if getattr(im, "kind", None) == "decoded"]
     if sum(im.nbytes for im in whole) > cache_bytes:
         warnings.warn(f"{spec}: {len(whole)} of {len(images)} streamed images (PNG, JPEG or TIFFs of other "
