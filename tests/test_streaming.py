@@ -309,7 +309,9 @@ def test_convert_folder_reads_back_exactly_and_streams_by_region(tmp_path):
     (src / ".manifest.json").write_text("{}")
     (src / "nucleoli").mkdir()
     write_image(src / "nucleoli" / "g.png", _field(7, (40, 40), np.uint8))  # class subfolder, one channel
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in src.rglob("*") if p.is_file()}
     report = convert_folder(src, tmp_path / "out", progress=False)
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in src.rglob("*") if p.is_file()} == before  # untouched
     out = tmp_path / "out"
     assert sorted(p.relative_to(out).as_posix() for p in report.written) == sorted(
         [n.rsplit(".", 1)[0] + ".tif" for n in imgs] + ["nucleoli/g.tif"])
