@@ -9,7 +9,7 @@ fewer than the folder (as when a collection exceeds memory). Reported: patches/s
 batch of warm-up, statistics pass excluded), bytes on disk, and the conversion's seconds. Random data
 does not compress: real microscopy makes the zlib files smaller.
 
-    python scripts/bench_formats.py                  # 8 fields of 2048x2048x3, about 2 min on 2 cores
+    python scripts/bench_formats.py                  # 8 fields of 2048x2048x3, about a minute on 2 cores
     python scripts/bench_formats.py --fields 4 --size 512 --batches 2   # a quick look
 """
 

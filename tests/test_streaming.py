@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import warnings
 
 import numpy as np
@@ -27,6 +28,11 @@ def _field(seed, shape, dtype=np.uint16):
     rng = np.random.default_rng(seed)
     hi = 65536 if dtype == np.uint16 else 256
     return (rng.gamma(2.0, hi / 12, shape)).clip(0, hi - 1).astype(dtype)
+
+
+def _mkdir(path):
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _mixed_folder(d):
@@ -309,14 +315,26 @@ def test_convert_folder_reads_back_exactly_and_streams_by_region(tmp_path):
     (src / ".manifest.json").write_text("{}")
     (src / "nucleoli").mkdir()
     write_image(src / "nucleoli" / "g.png", _field(7, (40, 40), np.uint8))  # class subfolder, one channel
+    extra = {"int16_2ch.tif": np.arange(2 * 24 * 20, dtype=np.int16).reshape(24, 20, 2) - 300,
+             "float64_3ch.tif": np.random.default_rng(3).normal(size=(20, 24, 3)),
+             "uint16_5ch.tif": _field(8, (16, 16, 5))}
+    for name, im in extra.items():  # dtypes and channel counts ImageJ has no hyperstack for
+        tifffile.imwrite(src / "more" / name if (src / "more").is_dir() else _mkdir(src / "more") / name,
+                         np.moveaxis(im, -1, 0), photometric="minisblack", metadata={"axes": "CYX"})
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in src.rglob("*") if p.is_file()}
     report = convert_folder(src, tmp_path / "out", progress=False)
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in src.rglob("*") if p.is_file()} == before  # untouched
     out = tmp_path / "out"
     assert sorted(p.relative_to(out).as_posix() for p in report.written) == sorted(
-        [n.rsplit(".", 1)[0] + ".tif" for n in imgs] + ["nucleoli/g.tif"])
+        [n.rsplit(".", 1)[0] + ".tif" for n in imgs] + ["nucleoli/g.tif"] + [f"more/{n}" for n in extra])
+    for name, im in extra.items():
+        back = read_image(out / "more" / name)
+        assert back.dtype == im.dtype and np.array_equal(back, im), name
+        assert probe_file(out / "more" / name).kind == "contiguous", name
     assert [p.name for p in report.copied] == ["metadata.csv"] and not (out / ".manifest.json").exists()
     assert report.skipped == [] and report.bytes_written == sum(p.stat().st_size for p in report.written)
+    for folder in (src, out):
+        shutil.rmtree(folder / "more")
     for name in imgs:
         back = read_image(out / (name.rsplit(".", 1)[0] + ".tif"))
         assert back.dtype == imgs[name].dtype and np.array_equal(back, imgs[name]), name
@@ -410,30 +428,33 @@ def test_an_interrupted_conversion_resumes_and_keeps_what_it_wrote(tmp_path, mon
     imgs = {f"0{i}_f{i}.png": _field(i, (32, 40, 3), np.uint8) for i in range(4)}
     for name, im in imgs.items():
         write_image(src / name, im)
-    from msrgan.data import io
+    real_write, calls = convert._write_tiff, []
 
-    real_write, calls = io.write_image, []
-
-    def failing_write(path, image, **kw):
+    def failing_write(path, image, *args):
         calls.append(path)
         if len(calls) == 3:
             raise KeyboardInterrupt  # Ctrl-C while the third image is written
-        return real_write(path, image, **kw)
+        return real_write(path, image, *args)
 
-    monkeypatch.setattr(io, "write_image", failing_write)
+    monkeypatch.setattr(convert, "_write_tiff", failing_write)
     with pytest.raises(KeyboardInterrupt):
         convert.convert_folder(src, tmp_path / "out", progress=False)
     stage = convert.staging_folder(tmp_path / "out")
     assert not (tmp_path / "out").exists()  # no partial folder passes for the whole one
     assert sorted(p.name for p in stage.glob("*.tif")) == ["00_f0.tif", "01_f1.tif"]
-    monkeypatch.setattr(io, "write_image", real_write)
+    monkeypatch.setattr(convert, "_write_tiff", real_write)
     with pytest.raises(FileExistsError, match="interrupted conversion .*--resume"):
         convert.convert_folder(src, tmp_path / "out", progress=False)
     with pytest.raises(ValueError, match="compression None.*with 'zlib'"):
         convert.convert_folder(src, tmp_path / "out", compression="zlib", resume=True, progress=False)
+    # what a power loss or an edit can leave: a stage file cut short, one of a source removed since
+    first = stage / "00_f0.tif"
+    first.write_bytes(first.read_bytes()[:200])
+    (stage / "09_gone.tif").write_bytes(b"a conversion of a file deleted since")
     assert main(["data", "convert", str(src), str(tmp_path / "out"), "--resume"]) == 0
     said = capsys.readouterr().out
-    assert "wrote 4 image(s)" in said and "2 already written by the interrupted run" in said
+    assert "wrote 4 image(s)" in said and "1 already written by the interrupted run" in said
+    assert not (tmp_path / "out" / "09_gone.tif").exists()
     assert not stage.exists() and json.loads((tmp_path / "out" / convert.RECORD).read_text())["compression"] is None
     for name, im in imgs.items():
         assert np.array_equal(read_image(tmp_path / "out" / name.replace(".png", ".tif")), im)
@@ -453,3 +474,24 @@ def test_bench_formats_script_runs_small(capsys):
     rows = [line.split(" | ") for line in lines if line.startswith("| ") and "---" not in line]
     assert [r[1] for r in rows[1:]] == ["decoded", "contiguous", "chunked"]
     assert all(float(r[2].replace(",", "")) > 0 for r in rows[1:])
+
+
+def test_convert_folder_follows_linked_folders_and_checks_the_disk(tmp_path, monkeypatch):
+    import collections
+
+    from msrgan.data import convert
+
+    src, elsewhere = tmp_path / "src", tmp_path / "elsewhere"
+    write_image(src / "a.png", _field(0, (16, 16), np.uint8))
+    write_image(elsewhere / "b.png", _field(1, (16, 16), np.uint8))
+    (src / "linked").symlink_to(elsewhere, target_is_directory=True)  # a class folder kept elsewhere
+    (elsewhere / "loop").symlink_to(src, target_is_directory=True)   # and a link back: walked once
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(convert.shutil, "disk_usage", lambda path: usage(10**6, 10**6 - 300, 300))
+    with pytest.raises(ValueError, match=r"need about .* GB, the disk has"):
+        convert.convert_folder(src, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists() and not convert.staging_folder(tmp_path / "out").exists()
+    monkeypatch.undo()
+    report = convert.convert_folder(src, tmp_path / "out", progress=False)
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in report.written) == [
+        "a.tif", "linked/b.tif"]  # the link back into src is not walked again

@@ -65,7 +65,7 @@ def register(sub) -> None:
     sh.set_defaults(func=run_show)
 
     cv = dsub.add_parser("convert", help="rewrite a folder's images as uncompressed TIFFs, which stream at full speed",
-                         description="Writes every image under SOURCE as an uncompressed ImageJ TIFF under the new "
+                         description="Writes every image under SOURCE as an uncompressed TIFF under the new "
                                      "folder OUT, with the same relative path and name (suffix .tif), so a folder "
                                      "too large for memory streams at full speed: PNG and JPEG can only be decoded "
                                      "whole, a TIFF is read by region. Non-image files are copied, hidden ones are "

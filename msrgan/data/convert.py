@@ -1,27 +1,28 @@
 """A folder of images converted to one that streams at full speed (``msrgan data convert``).
 
-A streamed folder (``msrgan.data.stream``) reads uncompressed TIFFs by region through a memory map and
-tiled or compressed TIFFs tile by tile, but PNG and JPEG can only be decoded whole: every patch of a
-field that is not in the decoded-image cache costs the whole field (2048x2048x3 16-bit PNGs streamed
-at 3 patches/s on 2 cores, the same fields as uncompressed TIFFs at about 3900:
-``scripts/bench_formats.py``). :func:`convert_folder`
-writes every image of a folder as an uncompressed ImageJ TIFF (``msrgan.data.io.write_image``: planes
-stored one after another, which the streamed source maps), with the same relative path and name and
-the suffix ``.tif``, so the folder layouts, labels and per-channel patterns read it as before (a
-``--pattern`` names the new suffix). ``compression="zlib"`` writes lossless tiled TIFFs instead,
-streamed tile by tile: slower (about 390 patches/s for those fields) but smaller on disk for real
-microscopy, which compresses. Non-image files (``metadata.csv``) are copied; hidden files are
-not. ``read_image`` of each new file gives exactly the array it gives of the original (the dtype and
-channels kept: decoded JPEG pixels are written as decoded).
+A streamed folder (``msrgan.data.stream``) reads uncompressed TIFFs by region through a memory map
+and tiled or compressed TIFFs tile by tile, but PNG and JPEG can only be decoded whole: every patch
+of a field that is not in the decoded-image cache costs the whole field (2048x2048x3 16-bit PNGs
+streamed at 3 patches/s on 2 cores, the same fields as uncompressed TIFFs at about 3900:
+``scripts/bench_formats.py``). :func:`convert_folder` writes every image of a folder as an
+uncompressed TIFF (planes stored one after another, which the streamed source maps; an ImageJ
+hyperstack for 8/16-bit and float32 images, as ``write_image`` writes them; other dtypes and channel
+counts with their axes recorded), with the same relative path and name and the suffix ``.tif``, so
+the folder layouts, labels and per-channel patterns read it as before (a ``--pattern`` names the new
+suffix). ``compression="zlib"`` writes lossless tiled TIFFs instead, streamed tile by tile: slower
+(about 390 patches/s for those fields) but smaller on disk for real microscopy, which compresses.
+Non-image files (``metadata.csv``) are copied; hidden files are not. ``read_image`` of each new file
+gives exactly the array it gives of the original (the dtype and channels kept: decoded JPEG pixels
+are written as decoded).
 
 The output folder is new: it is written as a staging folder beside it (``.OUT.converting``, each
 file written whole) and renamed into place only when every image is written, so an interrupted
 conversion never passes for a whole one; ``resume=True`` continues it, keeping the images it wrote
-(a conversion of a large collection takes hours). ``OUT/.msrgan-convert.json`` records the source
-and settings. Unreadable
-images are skipped with a warning (``strict=True``: an error), as the loaders do; two sources that
-would become the same file (``a.png`` and ``a.jpg``), an output inside the source, or a disk too
-small for the estimated size stop it before anything is written.
+that are whole and newer than their source (a conversion of a large collection takes hours), and
+dropping those of sources gone since. ``OUT/.msrgan-convert.json`` records the source and settings.
+Unreadable images are skipped with a warning (``strict=True``: an error), as the loaders do; two
+sources that would become the same file (``a.png`` and ``a.jpg``), an output inside the source, or a
+disk too small for the estimated size stop it before anything is written.
 
 Example:
     >>> import tempfile, pathlib, numpy as np
@@ -65,10 +66,6 @@ class ConversionReport:
     resumed: int = 0  # of ``written``, the images an interrupted run had already written
 
 
-def _hidden(rel: Path) -> bool:
-    return any(part.startswith(".") for part in rel.parts)
-
-
 COMPRESSIONS = (None, "zlib")
 
 
@@ -88,7 +85,7 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
     Args:
         src: The folder to convert (every layout the loaders read: flat, class subfolders, per-channel files).
         out: The folder to create; it must not exist yet, nor lie inside ``src``.
-        compression: ``None`` (an uncompressed ImageJ TIFF, memory-mapped when streamed: the fastest) or
+        compression: ``None`` (an uncompressed TIFF, memory-mapped when streamed: the fastest) or
             ``"zlib"`` (lossless, tiled: a patch decodes the tiles it overlaps; 2048x2048x3 16-bit fields
             streamed at about 390 patches/s on 2 cores against about 3900, in a fraction of the disk
             space for real microscopy, which compresses).
@@ -112,7 +109,7 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
     from tqdm.auto import tqdm
 
     from msrgan.data.file_regions import probe_file
-    from msrgan.data.io import is_image_file, read_image, write_image
+    from msrgan.data.io import is_image_file, read_image
     from zoo.files import atomic_file, plain_folder_permissions
 
     if compression not in COMPRESSIONS:
@@ -141,10 +138,8 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
                              f"with {compression!r}, tile {record['tile']}: delete it to start over")
 
     images, others, targets = [], [], {}
-    for path in sorted(src.rglob("*")):
-        rel = path.relative_to(src)
-        if _hidden(rel) or not path.is_file():
-            continue
+    for rel in _files(src):
+        path = src / rel
         if not is_image_file(path):
             others.append(rel)
             continue
@@ -157,18 +152,19 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
     if not images:
         raise ValueError(f"{src}: no image files found (looked for .tif, .tiff, .png, .jpg, .jpeg)")
 
-    estimate, readable = 0, []
+    estimate, readable, layouts = 0, [], {}
     for rel in images:
         try:
-            layout = probe_file(src / rel)
+            layouts[rel] = probe_file(src / rel)
         except ValueError as exc:
             if strict:
                 raise
             warnings.warn(f"skipping unreadable image {src / rel}: {exc}", UserWarning, stacklevel=2)
             continue
-        if not (stage / rel.with_suffix(".tif")).exists():  # written by an interrupted run: done
-            estimate += int(np.prod(layout.shape)) * layout.dtype.itemsize
+        if not _done(stage / rel.with_suffix(".tif"), src / rel, layouts[rel], probe_file):
+            estimate += int(np.prod(layouts[rel].shape)) * layouts[rel].dtype.itemsize
         readable.append(rel)
+    estimate += sum((src / rel).stat().st_size for rel in others)
     kept = set(readable)
     skipped = [src / rel for rel in images if rel not in kept]
     disk = out.resolve().parent
@@ -176,7 +172,7 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
         disk = disk.parent
     free = shutil.disk_usage(disk).free
     if estimate > free:
-        raise ValueError(f"{out}: the converted images need about {estimate / 1e9:,.1f} GB, the disk has "
+        raise ValueError(f"{out}: the converted files need about {estimate / 1e9:,.1f} GB, the disk has "
                          f"{free / 1e9:,.1f} GB free")
 
     # Each file is written whole (a partial file, renamed), into the staging folder, which becomes
@@ -187,7 +183,9 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
     written, copied, total, resumed = [], [], 0, 0
     for rel in tqdm(readable, desc="converting", unit="image", disable=not progress):
         dst = stage / rel.with_suffix(".tif")
-        if not dst.exists():
+        if _done(dst, src / rel, layouts[rel], probe_file):
+            resumed += 1
+        else:
             try:
                 image = read_image(src / rel)
             except (ValueError, OSError) as exc:
@@ -197,21 +195,24 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
                 skipped.append(src / rel)
                 continue
             dst.parent.mkdir(parents=True, exist_ok=True)
-            if compression is None:
-                write_image(dst, image)
-            else:
-                with atomic_file(dst) as tmp:
-                    _write_tiled(tmp, image, compression, int(tile))
-        else:
-            resumed += 1
+            with atomic_file(dst) as tmp:
+                _write_tiff(tmp, image, compression, int(tile))
         total += dst.stat().st_size
         written.append(out / rel.with_suffix(".tif"))
     for rel in others:
-        dst = stage / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(dst) as tmp:
-            shutil.copy2(src / rel, tmp)
+        dst, source = stage / rel, (src / rel).stat()
+        if not (dst.is_file() and dst.stat().st_size == source.st_size
+                and dst.stat().st_mtime_ns == source.st_mtime_ns):  # copied whole by an interrupted run
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_file(dst) as tmp:
+                shutil.copy2(src / rel, tmp)
         copied.append(out / rel)
+    expected = {stage / RECORD} | {stage / p.relative_to(out) for p in written + copied}
+    for path in sorted(stage.rglob("*"), reverse=True):  # an earlier run's files of sources gone since
+        if path.is_file() and path not in expected:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
     if out.exists() or out.is_symlink():
         raise FileExistsError(f"{out} appeared while converting; the converted folder stays in {stage}")
     plain_folder_permissions(stage)
@@ -220,12 +221,47 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
     return ConversionReport(out, written, copied, skipped, total, resumed)
 
 
-def _write_tiled(path: Path, image: np.ndarray, compression: str, tile: int) -> None:
-    """A tiled, compressed TIFF that ``read_image`` reads back as ``image``: planes (CYX) for several
-    channels, so a patch of one channel decodes that channel's tiles only."""
+def _files(src: Path) -> list[Path]:
+    """The files under ``src`` (relative, sorted), following linked folders (as the loaders do) once
+    each; hidden files and folders are left out."""
+    found, seen = [], set()
+    for root, dirs, files in os.walk(src, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back into a folder already walked
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        rel_root = Path(root).relative_to(src)
+        found += [rel_root / f for f in files if not f.startswith(".") and os.path.isfile(os.path.join(root, f))]
+    return sorted(found)
+
+
+def _done(dst: Path, source: Path, layout, probe_file) -> bool:
+    """Whether an interrupted run's ``dst`` is the finished conversion of ``source`` as it is now: a
+    whole TIFF (its header and size agree) of the source's shape and dtype, written after the
+    source last changed."""
+    if not dst.is_file() or dst.stat().st_mtime_ns < source.stat().st_mtime_ns:
+        return False
+    try:
+        got = probe_file(dst)
+    except ValueError:
+        return False
+    return tuple(got.shape) == tuple(layout.shape) and got.dtype.newbyteorder("=") == layout.dtype.newbyteorder("=")
+
+
+def _write_tiff(path: Path, image: np.ndarray, compression: str | None, tile: int) -> None:
+    """``image`` as a TIFF that ``read_image`` reads back exactly: planes (CYX) for several channels, its
+    axes recorded. Uncompressed: contiguous, an ImageJ hyperstack for 8/16-bit and float32 images (what
+    ``write_image`` writes); zlib: tiled, so a patch of one channel decodes that channel's tiles only."""
     import tifffile
 
     data, axes = (np.moveaxis(image, -1, 0), "CYX") if image.ndim == 3 and image.shape[-1] > 1 else (
         image.reshape(image.shape[:2]), "YX")
-    tifffile.imwrite(path, data, tile=(tile, tile), compression=compression, photometric="minisblack",
-                     metadata={"axes": axes})
+    if compression is None and image.dtype in (np.uint8, np.uint16, np.float32):
+        tifffile.imwrite(path, data, imagej=True, metadata={"axes": axes})
+    elif compression is None:
+        tifffile.imwrite(path, data, photometric="minisblack", metadata={"axes": axes})
+    else:
+        tifffile.imwrite(path, data, tile=(tile, tile), compression=compression, photometric="minisblack",
+                         metadata={"axes": axes})

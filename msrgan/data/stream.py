@@ -261,8 +261,8 @@ def _warn_whole_decodes(spec, images, cache_bytes: int) -> None:
                       f"layouts, {sum(im.nbytes for im in whole) / 1e6:,.0f} MB decoded, more than the "
                       f"{cache_bytes / 1e6:,.0f} MB decoded-image cache) cannot be read by region, so a patch of one "
                       "that is not in the cache decodes the whole file, far slower than a TIFF read; `msrgan data "
-                      "convert SOURCE OUT` rewrites the folder once as uncompressed TIFFs, which stream at full "
-                      "speed", stacklevel=3)
+                      f"convert {spec} {str(spec).rstrip('/')}-tif` rewrites the folder once as uncompressed TIFFs, "
+                      "which stream at full speed (a --pattern then names .tif)", stacklevel=3)
 
 
 def _stream(streaming, est, budget) -> bool:
