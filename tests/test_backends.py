@@ -69,7 +69,7 @@ def test_current_is_the_running_backend(backend):
 def test_torch_adam_in_fewer_passes_takes_keras_adams_steps(backend):
     """On PyTorch, MSRGAN's Adam update (in-place multi-tensor operations, moments laid out like their
     channels-last kernels) gives Keras's Adam weights and moments, with a learning-rate schedule."""
-    if backend != "torch":
+    if backend != "torch":  # deliberate: the other backends keep Keras's own Adam, tested by Keras
         pytest.skip("the PyTorch backend's optimizer step")
     import keras
     import numpy as np

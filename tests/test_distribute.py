@@ -126,11 +126,10 @@ def _two_processes(backend: str, port: int, out: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def one_device_run(tmp_path_factory, backend):
-    """TINY on one device, in this session's process: the reference of the data-parallel runs."""
+    """TINY on one device, in this session's process: the reference of the data-parallel runs (every
+    backend's session compares its own engine's runs with it)."""
     from msrgan.cli import main
 
-    if backend not in ("tensorflow", "torch", "jax"):  # deliberate: only their sessions compare with it
-        pytest.skip("the reference of the multi-process data-parallel runs")
     out = tmp_path_factory.mktemp("one-device") / "run"
     if Path("/dev/nvidiactl").exists():  # a GPU machine (scripts/gpu_check.sh): on the CPU, as the others run
         proc = subprocess.run([sys.executable, "-m", "msrgan", *TINY, "--out", str(out)], env=_env(backend),
