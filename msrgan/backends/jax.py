@@ -161,10 +161,16 @@ def _on_cpu() -> bool:
     return bool(devices) and all(str(d).lower().startswith("cpu") for d in devices)
 
 
+def _rewritable(inputs, dilation_rate, data_format, groups) -> bool:
+    """A plain channels-last layer with static shapes, on CPUs: what the rewrites below handle."""
+    return (data_format == "channels_last" and tuple(dilation_rate) == (1, 1) and groups == 1
+            and None not in tuple(inputs.shape) and _on_cpu())
+
+
 def _uses_im2col(inputs, kernel, strides, dilation_rate, data_format, groups) -> bool:
-    """Wide channels-last layers with static shapes, on CPUs, while the stacked taps fit the cap."""
-    if (int(kernel.shape[2]) < convolution.IM2COL_MIN_CHANNELS or data_format != "channels_last"
-            or tuple(dilation_rate) != (1, 1) or groups != 1 or None in tuple(inputs.shape) or not _on_cpu()):
+    """Wide layers (:func:`_rewritable`) while the stacked taps fit the cap."""
+    if int(kernel.shape[2]) < convolution.IM2COL_MIN_CHANNELS or not _rewritable(inputs, dilation_rate,
+                                                                                 data_format, groups):
         return False
     b, h, w, _ = (int(d) for d in inputs.shape)
     taps = b * -(-h // strides[0]) * -(-w // strides[1]) * int(np.prod(kernel.shape[:3]))
@@ -192,8 +198,8 @@ TAP_GRADIENT_MIN_BYTES = 2**21
 
 
 def _uses_tap_gradient(inputs, kernel, strides, dilation_rate, data_format, groups) -> bool:
-    if (int(kernel.shape[2]) < TAP_GRADIENT_MIN_CHANNELS or data_format != "channels_last"
-            or tuple(dilation_rate) != (1, 1) or groups != 1 or None in tuple(inputs.shape) or not _on_cpu()):
+    if int(kernel.shape[2]) < TAP_GRADIENT_MIN_CHANNELS or not _rewritable(inputs, dilation_rate, data_format,
+                                                                          groups):
         return False
     b, h, w, cin = (int(d) for d in inputs.shape)
     pixels_out = b * -(-h // strides[0]) * -(-w // strides[1])  # "same"; "valid" has a few fewer
