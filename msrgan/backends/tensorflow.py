@@ -41,7 +41,6 @@ from msrgan.training.distribute import DataParallel
 from msrgan.training.phases import D_PHASES, G_PHASES
 
 
-
 def _onednn_kernels_on() -> bool:
     """Whether TensorFlow runs its oneDNN CPU kernels in this process (False where it cannot say)."""
     try:

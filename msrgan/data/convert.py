@@ -152,7 +152,7 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
     if not images:
         raise ValueError(f"{src}: no image files found (looked for .tif, .tiff, .png, .jpg, .jpeg)")
 
-    estimate, readable, layouts = 0, [], {}
+    estimate, readable, layouts, done = 0, [], {}, set()
     for rel in images:
         try:
             layouts[rel] = probe_file(src / rel)
@@ -161,7 +161,9 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
                 raise
             warnings.warn(f"skipping unreadable image {src / rel}: {exc}", UserWarning, stacklevel=2)
             continue
-        if not _done(stage / rel.with_suffix(".tif"), src / rel, layouts[rel], probe_file):
+        if _done(stage / rel.with_suffix(".tif"), src / rel, layouts[rel], probe_file):
+            done.add(rel)  # an interrupted run's whole conversion of it
+        else:
             estimate += int(np.prod(layouts[rel].shape)) * layouts[rel].dtype.itemsize
         readable.append(rel)
     estimate += sum((src / rel).stat().st_size for rel in others)
@@ -183,7 +185,7 @@ def convert_folder(src, out, *, compression: str | None = None, tile: int = 256,
     written, copied, total, resumed = [], [], 0, 0
     for rel in tqdm(readable, desc="converting", unit="image", disable=not progress):
         dst = stage / rel.with_suffix(".tif")
-        if _done(dst, src / rel, layouts[rel], probe_file):
+        if rel in done:
             resumed += 1
         else:
             try:

@@ -93,8 +93,9 @@ class WorkerHandles:
 
 class ImageStore:
     """What the lazy images of one source share: the decoded-image cache (``cache_bytes``), the
-    per-worker open files (``max_open`` per worker) and memory-mapped ones (``max_mapped``), and counters (``bytes_read`` from files,
-    ``bytes_mapped``, ``decoded`` whole-image decodes). Pickles without its cache and handles."""
+    per-worker open files (``max_open`` per worker) and memory-mapped ones (``max_mapped``), and
+    counters (``bytes_read`` from files, ``bytes_mapped``, ``decoded`` whole-image decodes). Pickles
+    without its cache and handles."""
 
     def __init__(self, cache_bytes: int = 256 * 2**20, max_open: int = 16, max_mapped: int = 4096):
         self.cache = ImageCache(cache_bytes)

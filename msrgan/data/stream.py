@@ -256,9 +256,10 @@ def _warn_whole_decodes(spec, images, cache_bytes: int) -> None:
     (2048x2048x3 16-bit PNGs: 3 patches/s on 2 cores, against about 3900 from uncompressed TIFFs
     read by region: ``scripts/bench_formats.py``)."""
     whole = [im for im in images if getattr(im, "kind", None) == "decoded"]
-    if sum(im.nbytes for im in whole) > cache_bytes:
+    decoded = sum(im.nbytes for im in whole)
+    if decoded > cache_bytes:
         warnings.warn(f"{spec}: {len(whole)} of {len(images)} streamed images (PNG, JPEG or TIFFs of other "
-                      f"layouts, {sum(im.nbytes for im in whole) / 1e6:,.0f} MB decoded, more than the "
+                      f"layouts, {decoded / 1e6:,.0f} MB decoded, more than the "
                       f"{cache_bytes / 1e6:,.0f} MB decoded-image cache) cannot be read by region, so a patch of one "
                       "that is not in the cache decodes the whole file, far slower than a TIFF read; `msrgan data "
                       f"convert {spec} {str(spec).rstrip('/')}-tif` rewrites the folder once as uncompressed TIFFs, "
